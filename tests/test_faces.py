@@ -1,0 +1,39 @@
+"kdnb_crop run as a user runs it: a folder with a good and a corrupt video, dlib and Haar detectors."
+import json, shutil, subprocess
+from pathlib import Path
+import cv2, numpy as np, pytest
+
+skimage = pytest.importorskip('skimage.data')
+
+@pytest.fixture(scope='module')
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp('videos')
+    img = skimage.astronaut()
+    vw = cv2.VideoWriter(str(d/'astronaut.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 10, img.shape[1::-1])
+    for i in range(10): vw.write(cv2.cvtColor(np.roll(img, 3*i, axis=1), cv2.COLOR_RGB2BGR))
+    vw.release()
+    (d/'broken.mp4').write_bytes(b'\x00garbage' * 64)
+    return d
+
+def crop(*args, cwd):
+    return subprocess.run([shutil.which('kdnb_crop'), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+@pytest.mark.parametrize('detector', ['dlib', 'haar'])
+def test_kdnb_crop_folder(videos, tmp_path, detector):
+    r = crop(videos, 'out', '--n_frames', 3, '--detector', detector, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'broken.mp4' in r.stdout and 'skipped' in r.stdout
+    assert 'videos 1, skipped_videos 1' in r.stdout and 'frames 3' in r.stdout
+    layout = tmp_path/'out/original_sequences/youtube/c23'
+    assert sorted(p.name for p in (layout/'frames/astronaut').glob('*.png')) == ['000.png', '004.png', '009.png']
+    lms, box = np.load(layout/'landmarks/astronaut/004.npy'), np.load(layout/'retina/astronaut/004.npy')
+    assert lms.shape[1:] == (68, 2) and box.shape[1:] == (7, 2) and len(lms) == len(box)
+    assert (lms[0].min(0) > box[0, 0] - 30).all() and (lms[0].max(0) < box[0, 1] + 30).all()
+    assert json.loads((tmp_path/'out/videos.json').read_text()) == ['astronaut']
+    # resumable: a second run skips the finished video
+    r = crop(videos, 'out', '--n_frames', 3, '--detector', detector, cwd=tmp_path)
+    assert 'resumed 1' in r.stdout
+
+def test_kdnb_crop_missing_source(tmp_path):
+    r = crop(tmp_path/'nope', 'out', cwd=tmp_path)
+    assert r.returncode != 0 and 'nope' in r.stderr and len(r.stderr.strip().splitlines()) == 1
