@@ -10,7 +10,7 @@ def run(*args, cwd):
     return subprocess.run([str(EXE), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 def test_default_output_folder(tmp_path):
-    r = run('--n_videos', 6, '--n_frames', 2, '--size', 96, cwd=tmp_path)
+    r = run('--n-videos', 6, '--n-frames', 2, '--size', 96, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     root = tmp_path/'data'/'synthetic'
     assert f'wrote synthetic dataset to data/synthetic' in r.stdout
@@ -42,10 +42,10 @@ def test_readers_on_cli_output(tmp_path):
     xb, yb = sbi_dls(root, image_size=48, bs=4).one_batch()
     assert tuple(xb.shape) == (4, 3, 48, 48) and yb.tolist() == [0, 0, 1, 1]
 
-@pytest.mark.parametrize('args, msg', [(['--n_videos', 5], 'n_videos must be an even number >= 6, got 5'),
+@pytest.mark.parametrize('args, msg', [(['--n-videos', 5], 'n_videos must be an even number >= 6, got 5'),
                                        (['--size', 10], 'size must be >= 64, got 10')])
 def test_bad_arguments(tmp_path, args, msg):
     r = run('x', *args, cwd=tmp_path)
     assert r.returncode != 0
-    assert r.stderr.strip().splitlines()[-1] == f'kdnb_synth: {msg}'
+    assert r.stderr.strip().splitlines()[-1] == f'kdnb_synth: error: {msg}'
     assert 'Traceback' not in r.stderr and not (tmp_path/'x').exists()

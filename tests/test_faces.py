@@ -20,7 +20,7 @@ def crop(*args, cwd):
 
 @pytest.mark.parametrize('detector', ['dlib', 'haar'])
 def test_kdnb_crop_folder(videos, tmp_path, detector):
-    r = crop(videos, 'out', '--n_frames', 3, '--detector', detector, cwd=tmp_path)
+    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'broken.mp4' in r.stdout and 'skipped' in r.stdout
     assert 'videos 1, skipped_videos 1' in r.stdout and 'frames 3' in r.stdout
@@ -31,7 +31,7 @@ def test_kdnb_crop_folder(videos, tmp_path, detector):
     assert (lms[0].min(0) > box[0, 0] - 30).all() and (lms[0].max(0) < box[0, 1] + 30).all()
     assert json.loads((tmp_path/'out/videos.json').read_text()) == ['astronaut']
     # resumable: a second run skips the finished video
-    r = crop(videos, 'out', '--n_frames', 3, '--detector', detector, cwd=tmp_path)
+    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, cwd=tmp_path)
     assert 'resumed 1' in r.stdout
 
 def test_kdnb_crop_missing_source(tmp_path):
