@@ -13,13 +13,13 @@ def run(args, cwd, **kw):
 
 @pytest.fixture(scope='module')
 def work(tmp_path_factory):
-    "A working folder with a small synthetic set and `configs/synthetic.json` (2 epochs)"
+    "A working folder with a small synthetic set and `configs/synthetic.json` (2 epochs, 64 px, batches of 8)"
     d = tmp_path_factory.mktemp('pretrain')
     r = run(['kdnb_synth', '--n_videos', '6', '--n_frames', '2', '--size', '128'], d)
     assert r.returncode == 0, r.stderr
     (d/'configs').mkdir()
     cfg = json.loads((ROOT/'configs/synthetic.json').read_text())
-    (d/'configs/synthetic.json').write_text(json.dumps({**cfg, 'epoch': 2}))
+    (d/'configs/synthetic.json').write_text(json.dumps({**cfg, 'epoch': 2, 'image_size': 64, 'batch_size': 8}))  # short, small run
     return d
 
 def lines(run_dir): return (run_dir/'logs/losses.logs').read_text().splitlines()
