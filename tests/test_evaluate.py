@@ -43,23 +43,24 @@ def test_evaluate_cli_missing_checkpoint(work):
     errors = [l for l in r.stderr.splitlines() if l.startswith('kdnb_evaluate:')]  # (library warnings aside)
     assert r.returncode != 0 and len(errors) == 1 and 'missing.pth' in errors[0] and 'Traceback' not in r.stderr, r.stderr
 
-def test_cli_bad_input_in_process(work):
+def test_cli_bad_input_in_process(work, capsys):
     "The same one-line errors, without paying for a new interpreter each time"
     from kdnb.evaluate import kdnb_compare, kdnb_evaluate, kdnb_export
-    cases = [(lambda: kdnb_evaluate(checkpoint=str(work['teacher']), data=str(work['root']), source='nope'),
-              "kdnb_evaluate: source: 'nope' is not one of sbi, faceswap, folder"),
-             (lambda: kdnb_evaluate(data=str(work['root'])), 'kdnb_evaluate: --checkpoint is required'),
-             (lambda: kdnb_compare(teacher=str(work['teacher'])), 'kdnb_compare: --student is required'),
-             (lambda: kdnb_export(checkpoint=str(work['teacher']), format='tflite', out=str(work['dir']/'x')),
-              "kdnb_export: format: 'tflite' is not one of all, torchscript, onnx")]
-    for f, msg in cases:
-        with pytest.raises(SystemExit) as e: f()
-        assert str(e.value) == msg
+    cases = [(kdnb_evaluate, ['--checkpoint', work['teacher'], '--data', work['root'], '--source', 'nope'],
+              "kdnb_evaluate: error: source: 'nope' is not one of sbi, faceswap, folder"),
+             (kdnb_evaluate, ['--data', work['root']], 'kdnb_evaluate: error: --checkpoint is required'),
+             (kdnb_compare, ['--teacher', work['teacher']], 'kdnb_compare: error: --student is required'),
+             (kdnb_export, ['--checkpoint', work['teacher'], '--format', 'tflite', '--out', work['dir']/'x'],
+              "kdnb_export: error: format: 'tflite' is not one of all, torchscript, onnx")]
+    for f, argv, msg in cases:
+        with pytest.raises(SystemExit) as e: f([str(o) for o in argv])
+        assert e.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == msg
 
 def test_compare_cli(work):
     out = work['dir']/'compare'
     r = run('kdnb_compare', '--teacher', work['teacher'], '--student', work['student'], '--data', work['root'],
-            '--n_runs', 3, '--threads', 1, '--out', out)
+            '--n-runs', 3, '--threads', 1, '--out', out)
     df = pd.read_csv(out/'compare.csv').set_index('name')
     assert list(df.index) == ['teacher', 'student']
     assert (df.cpu_ms > 0).all() and (df.params_m > 0).all() and (df.gmacs > 0).all() and df.host_mb.notna().all()
@@ -73,7 +74,7 @@ def test_compare_cli(work):
 
 def test_compare_cli_random_arch(work):
     out = work['dir']/'compare_arch'
-    r = run('kdnb_compare', '--teacher', 'test_efficientnet@64', '--student', 'mobilevitv2_050@48', '--n_runs', 3, '--out', out)
+    r = run('kdnb_compare', '--teacher', 'test_efficientnet@64', '--student', 'mobilevitv2_050@48', '--n-runs', 3, '--out', out)
     df = pd.read_csv(out/'compare.csv').set_index('name')
     assert df.image_size.tolist() == [64, 48] and 'frame_auc' not in df
     assert 'randomly initialised' in r.stdout
