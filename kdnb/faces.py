@@ -6,7 +6,7 @@
 __all__ = ['INSTALL_HINT', 'VIDEO_EXTS', 'predictor_path', 'DlibDetector', 'ellipse_points', 'HaarDetector', 'load_detector',
            'face_boxes', 'sample_frames', 'crop_video', 'find_videos', 'crop', 'kdnb_crop']
 
-# %% ../nbs/00a_faces.ipynb #76342581
+# %% ../nbs/00a_faces.ipynb #40905aa8
 import importlib.util, json, os, shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -14,7 +14,7 @@ import cv2, numpy as np
 from .data import run_cli
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00a_faces.ipynb #0119d374
+# %% ../nbs/00a_faces.ipynb #5aa09912
 INSTALL_HINT = "install the face extra: pip install 'kdnb[faces]'  (dlib-bin + face-recognition-models)"
 
 def predictor_path():
@@ -28,7 +28,7 @@ def _largest_first(boxes, lms=None):
     order = np.argsort([-(b[1]-b[0]).prod() for b in boxes], kind='stable')
     return boxes[order], None if lms is None else lms[order]
 
-# %% ../nbs/00a_faces.ipynb #cea9b48c
+# %% ../nbs/00a_faces.ipynb #7a0bfe87
 class DlibDetector:
     "dlib HOG face detector + 68-point landmarks: `det(img) -> (boxes (n,2,2), landmarks (n,68,2))`, largest face first"
     kind = 'dlib'
@@ -51,7 +51,7 @@ class DlibDetector:
         boxes = np.array([[(r.left(), r.top()), (r.right(), r.bottom())] for r in rects], np.int32)
         return _largest_first(boxes, lms)
 
-# %% ../nbs/00a_faces.ipynb #b6d3757b
+# %% ../nbs/00a_faces.ipynb #09060940
 def ellipse_points(box, n=68):
     "`n` points on the ellipse inscribed in `box` ((x0,y0),(x1,y1)), the landmark stand-in for box-only detectors"
     (x0, y0), (x1, y1) = np.asarray(box, np.float32)
@@ -73,7 +73,7 @@ class HaarDetector:
         boxes = boxes.round().astype(np.int32)
         return _largest_first(boxes, np.array([ellipse_points(b) for b in boxes], np.int32).reshape(-1, 68, 2))
 
-# %% ../nbs/00a_faces.ipynb #6ea70d5a
+# %% ../nbs/00a_faces.ipynb #b7fd981f
 _warned = set()
 def load_detector(kind='auto', # 'dlib', 'haar', or 'auto' (dlib when installed, else haar)
                   **kwargs):
@@ -88,7 +88,7 @@ def load_detector(kind='auto', # 'dlib', 'haar', or 'auto' (dlib when installed,
             _warned.add('haar')
         return load_detector('haar', **kwargs)
 
-# %% ../nbs/00a_faces.ipynb #d905f0b6
+# %% ../nbs/00a_faces.ipynb #e344c1db
 _KP_BOX = np.array([[.3,.4], [.7,.4], [.5,.6], [.35,.8], [.65,.8]], np.float32)
 def face_boxes(boxes, lms, landmarks=True):
     "SBI `retina` array (n,7,2): box corners then eyes, nose tip and mouth corners"
@@ -97,7 +97,7 @@ def face_boxes(boxes, lms, landmarks=True):
     else: kp = boxes[:,:1] + _KP_BOX[None]*(boxes[:,1:]-boxes[:,:1])
     return np.concatenate([boxes, kp], 1).round().astype(np.int32)
 
-# %% ../nbs/00a_faces.ipynb #63d3fac8
+# %% ../nbs/00a_faces.ipynb #58467c8e
 def sample_frames(path, n_frames=32):
     "Evenly spaced `(index, RGB frame)` pairs of the video at `path`"
     cap = cv2.VideoCapture(str(path))
@@ -113,7 +113,7 @@ def sample_frames(path, n_frames=32):
     if not out: raise ValueError(f"{path}: no frame could be decoded (corrupt video?)")
     return out
 
-# %% ../nbs/00a_faces.ipynb #4c6aafb9
+# %% ../nbs/00a_faces.ipynb #4977e28e
 def _done_file(layout, vid): return Path(layout)/'.kdnb_crop'/f'{vid}.json'
 
 def crop_video(src, # the video file
@@ -138,7 +138,7 @@ def crop_video(src, # the video file
     done.write_text(json.dumps(stats))
     return stats
 
-# %% ../nbs/00a_faces.ipynb #64197c51
+# %% ../nbs/00a_faces.ipynb #a707c44f
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 def find_videos(src, compression='c23'):
     "`(video path, layout folder relative to OUT, video id)` for a video file, a folder of videos or an FF++ tree"
@@ -152,7 +152,7 @@ def find_videos(src, compression='c23'):
     if not vids: raise FileNotFoundError(f"{src}: no video files ({', '.join(VIDEO_EXTS)}) found")
     return [(p, plain, p.stem) for p in vids]
 
-# %% ../nbs/00a_faces.ipynb #1ebd9518
+# %% ../nbs/00a_faces.ipynb #19c7d32c
 def _list_videos(out, vids):
     "Add `vids` to `<out>/videos.json`, a split file naming every cropped real video"
     fn = Path(out)/'videos.json'
@@ -169,7 +169,7 @@ def _crop_one(args):
     try: return crop_video(video, layout, vid, n_frames, _worker_det)
     except ValueError as e: return dict(video=str(video), error=str(e))
 
-# %% ../nbs/00a_faces.ipynb #aea7be1a
+# %% ../nbs/00a_faces.ipynb #c0e8821e
 def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', upsample=1):
     "Crop every video under `src` into the SBI layout under `out`; returns the summary"
     out, jobs = Path(out), find_videos(src, compression)
@@ -190,7 +190,7 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', u
     print(f"kdnb_crop: wrote {out}: " + ', '.join(f'{k} {v}' for k, v in summary.items()))
     return summary
 
-# %% ../nbs/00a_faces.ipynb #25dd5e54
+# %% ../nbs/00a_faces.ipynb #3c01a593
 def _crop_cli(src:str, # a video file, a folder of videos, or an FF++ tree
               out:str, # output root (SBI-preprocessed layout)
               n_frames:int=32, # frames sampled evenly per video

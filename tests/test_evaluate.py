@@ -47,7 +47,8 @@ def test_cli_bad_input_in_process(work, capsys):
     "The same one-line errors, without paying for a new interpreter each time"
     from kdnb.evaluate import kdnb_compare, kdnb_evaluate, kdnb_export
     cases = [(kdnb_evaluate, ['--checkpoint', work['teacher'], '--data', work['root'], '--source', 'nope'],
-              "kdnb_evaluate: error: source: 'nope' is not one of sbi, faceswap, folder"),
+              "kdnb_evaluate: error: source 'nope': expected 'sbi', 'folder' or a method folder of "
+              f"{work['root']/'manipulated_sequences'} (FaceSwap)"),
              (kdnb_evaluate, ['--data', work['root']], 'kdnb_evaluate: error: --checkpoint is required'),
              (kdnb_compare, ['--teacher', work['teacher']], 'kdnb_compare: error: --student is required'),
              (kdnb_export, ['--checkpoint', work['teacher'], '--format', 'tflite', '--out', work['dir']/'x'],
