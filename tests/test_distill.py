@@ -14,7 +14,7 @@ def only(pattern, cwd):
     assert len(found) == 1, f'{pattern}: {found}'
     return found[0]
 
-def test_stage1_then_stage2_cli(tmp_path, root):
+def test_stage1_then_stage2_cli(tmp_path, root, monkeypatch):
     (tmp_path/'configs').mkdir()
     cfg = {**json.loads((root/'configs'/'synthetic.json').read_text()), 'epoch': 3, 'progressive_epochs': 3}  # short run
     (tmp_path/'configs'/'synthetic.json').write_text(json.dumps(cfg))
@@ -31,12 +31,26 @@ def test_stage1_then_stage2_cli(tmp_path, root):
             for e in range(1, cfg['epoch']+1)]
     assert list(hist.epoch) == list(range(1, cfg['epoch']+1))
     assert list(hist.train_alpha.round(6)) == [round(a, 6) for a in want]
-    assert (hist.train_kd >= 0).all() and hist.train_ce.notna().all()
+    assert (hist.train_kd > 0).all() and hist.train_ce.notna().all()   # the student does not copy the teacher exactly
     assert {f: f.read_bytes() for f in tmp_path.glob('output/teacher_*/weights/*.pth')} == teacher_files
     used = json.loads((run/'config.json').read_text())
     assert (tmp_path/used['teacher_weights']).resolve() in {f.resolve() for f in teacher_files}
     assert 'pretrain_mobilevit_synthetic_' in used['pretrained_student_weights']
     assert list((run/'weights').glob('*_val.pth')) and (run/'logs'/'losses.logs').is_file()
+    # the teacher module itself: same tensors, still in eval mode and frozen after a Stage 2 run (in process)
+    import kdnb.distill as kd, torch
+    seen = {}
+    def capture(cfg, teacher_weights=None):
+        teacher, fname = orig(cfg, teacher_weights)
+        seen.update(model=teacher, before={k: v.clone() for k, v in teacher.state_dict().items()})
+        return teacher, fname
+    orig, kd._teacher = kd._teacher, capture
+    monkeypatch.chdir(tmp_path)   # the config's paths are relative, as in the user flow
+    try: kd.distill('configs/synthetic.json', 'again')
+    finally: kd._teacher = orig
+    t = seen['model']
+    assert not t.training and not any(p.requires_grad for p in t.parameters())
+    assert all(torch.equal(v, seen['before'][k]) for k, v in t.state_dict().items())
 
 def test_refuses_without_stage1(tmp_path, root):
     cfg = json.loads((root/'configs'/'synthetic.json').read_text())
