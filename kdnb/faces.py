@@ -6,7 +6,7 @@
 __all__ = ['INSTALL_HINT', 'VIDEO_EXTS', 'predictor_path', 'DlibDetector', 'ellipse_points', 'HaarDetector', 'load_detector',
            'face_boxes', 'sample_frames', 'crop_video', 'find_videos', 'crop', 'kdnb_crop']
 
-# %% ../nbs/00a_faces.ipynb #a5d27329
+# %% ../nbs/00a_faces.ipynb #9f5712c1
 import importlib.util, json, os, shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -14,7 +14,7 @@ import cv2, numpy as np
 from .data import run_cli
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00a_faces.ipynb #10dda7cd
+# %% ../nbs/00a_faces.ipynb #13181d19
 INSTALL_HINT = "install the face extra: pip install 'kdnb[faces]'  (dlib-bin + face-recognition-models)"
 
 def predictor_path():
@@ -28,7 +28,7 @@ def _largest_first(boxes, lms=None):
     order = np.argsort([-(b[1]-b[0]).prod() for b in boxes], kind='stable')
     return boxes[order], None if lms is None else lms[order]
 
-# %% ../nbs/00a_faces.ipynb #ebb7f104
+# %% ../nbs/00a_faces.ipynb #ebfb2513
 class DlibDetector:
     "dlib HOG face detector + 68-point landmarks: `det(img) -> (boxes (n,2,2), landmarks (n,68,2))`, largest face first"
     kind = 'dlib'
@@ -51,7 +51,7 @@ class DlibDetector:
         boxes = np.array([[(r.left(), r.top()), (r.right(), r.bottom())] for r in rects], np.int32)
         return _largest_first(boxes, lms)
 
-# %% ../nbs/00a_faces.ipynb #4886d22b
+# %% ../nbs/00a_faces.ipynb #b683022c
 def ellipse_points(box, n=68):
     "`n` points on the ellipse inscribed in `box` ((x0,y0),(x1,y1)), the landmark stand-in for box-only detectors"
     (x0, y0), (x1, y1) = np.asarray(box, np.float32)
@@ -73,7 +73,7 @@ class HaarDetector:
         boxes = boxes.round().astype(np.int32)
         return _largest_first(boxes, np.array([ellipse_points(b) for b in boxes], np.int32).reshape(-1, 68, 2))
 
-# %% ../nbs/00a_faces.ipynb #1fc19b6d
+# %% ../nbs/00a_faces.ipynb #5fb7fd69
 _warned = set()
 def load_detector(kind='auto', # 'dlib', 'haar', or 'auto' (dlib when installed, else haar)
                   **kwargs):
@@ -88,7 +88,7 @@ def load_detector(kind='auto', # 'dlib', 'haar', or 'auto' (dlib when installed,
             _warned.add('haar')
         return load_detector('haar', **kwargs)
 
-# %% ../nbs/00a_faces.ipynb #4afb2403
+# %% ../nbs/00a_faces.ipynb #ea222d26
 _KP_BOX = np.array([[.3,.4], [.7,.4], [.5,.6], [.35,.8], [.65,.8]], np.float32)
 def face_boxes(boxes, lms, landmarks=True):
     "SBI `retina` array (n,7,2): box corners then eyes, nose tip and mouth corners"
@@ -97,7 +97,7 @@ def face_boxes(boxes, lms, landmarks=True):
     else: kp = boxes[:,:1] + _KP_BOX[None]*(boxes[:,1:]-boxes[:,:1])
     return np.concatenate([boxes, kp], 1).round().astype(np.int32)
 
-# %% ../nbs/00a_faces.ipynb #c536f6b9
+# %% ../nbs/00a_faces.ipynb #f676b757
 def sample_frames(path, n_frames=32):
     "Evenly spaced `(index, RGB frame)` pairs of the video at `path`"
     cap = cv2.VideoCapture(str(path))
@@ -113,11 +113,11 @@ def sample_frames(path, n_frames=32):
     if not out: raise ValueError(f"{path}: no frame could be decoded (corrupt video?)")
     return out
 
-# %% ../nbs/00a_faces.ipynb #835ffb9e
+# %% ../nbs/00a_faces.ipynb #6721188a
 def _done_file(layout, vid): return Path(layout)/'.kdnb_crop'/f'{vid}.json'
 
 def crop_video(src, # the video file
-               layout, # output folder holding frames/, landmarks/, retina/
+               layout, # output folder holding frames/, landmarks/, retina/ (or an evaluation `real`/`fake` folder)
                vid=None, # video id (defaults to the file stem)
                n_frames=32, # frames sampled evenly over the video
                detector=None): # a detector from `load_detector` (default: 'auto')
@@ -129,16 +129,19 @@ def crop_video(src, # the video file
     for idx, frame in sample_frames(src, n_frames):
         boxes, lms = det(frame)
         if not len(boxes): stats['no_face'] += 1; continue
-        for sub, save in (('frames', None), ('landmarks', lms), ('retina', face_boxes(boxes, lms, det.kind == 'dlib'))):
-            (layout/sub/vid).mkdir(parents=True, exist_ok=True)
-            if save is None: cv2.imwrite(str(layout/sub/vid/f'{idx:03d}.png'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            else: np.save(layout/sub/vid/f'{idx:03d}.npy', save)
+        flat = layout.name in ('real', 'fake')    # evaluation folder layout: landmarks beside the frame, no boxes
+        outs = ((layout/vid, None), (layout/vid, lms)) if flat else \
+               ((layout/'frames'/vid, None), (layout/'landmarks'/vid, lms), (layout/'retina'/vid, face_boxes(boxes, lms, det.kind == 'dlib')))
+        for d, save in outs:
+            d.mkdir(parents=True, exist_ok=True)
+            if save is None: cv2.imwrite(str(d/f'{idx:03d}.png'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            else: np.save(d/f'{idx:03d}.npy', save)
         stats['frames'] += 1; stats['faces'] += len(boxes)
     done.parent.mkdir(parents=True, exist_ok=True)
     tmp_done = done.with_suffix('.tmp'); tmp_done.write_text(json.dumps(stats)); os.replace(tmp_done, done)  # atomic marker
     return stats
 
-# %% ../nbs/00a_faces.ipynb #3a4cf241
+# %% ../nbs/00a_faces.ipynb #2fd7ff6f
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 def find_videos(src, compression='c23'):
     "`(video path, layout folder relative to OUT, video id)` for a video file, a folder of videos or an FF++ tree"
@@ -148,11 +151,14 @@ def find_videos(src, compression='c23'):
     if src.is_file(): return [(src, plain, src.stem)]
     ff = sorted(p for p in src.glob('*_sequences/*/*/videos/*') if p.suffix.lower() in VIDEO_EXTS)
     if ff: return [(p, p.parent.parent.relative_to(src), p.stem) for p in ff]
-    vids = sorted(p for p in src.rglob('*') if p.suffix.lower() in VIDEO_EXTS)
+    labelled = [d for d in ('real', 'fake') if (src/d).is_dir()]   # an evaluation set: keep its labels
+    tops = [(src/d, Path(d)) for d in labelled] or [(src, plain)]
+    vids = [(p, layout, '_'.join(p.relative_to(top).with_suffix('').parts))     # a/clip and b/clip stay apart
+            for top, layout in tops for p in sorted(top.rglob('*')) if p.suffix.lower() in VIDEO_EXTS]
     if not vids: raise FileNotFoundError(f"{src}: no video files ({', '.join(VIDEO_EXTS)}) found")
-    return [(p, plain, '_'.join(p.relative_to(src).with_suffix('').parts)) for p in vids]  # a/clip, b/clip stay apart
+    return vids
 
-# %% ../nbs/00a_faces.ipynb #741c51e7
+# %% ../nbs/00a_faces.ipynb #071ea265
 def _list_videos(out, vids):
     "Add `vids` to `<out>/videos.json`, a split file naming every cropped real video"
     fn = Path(out)/'videos.json'
@@ -169,7 +175,7 @@ def _crop_one(args):
     try: return crop_video(video, layout, vid, n_frames, _worker_det)
     except ValueError as e: return dict(video=str(video), error=str(e))
 
-# %% ../nbs/00a_faces.ipynb #90ffd5e3
+# %% ../nbs/00a_faces.ipynb #89daae8a
 def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', upsample=1):
     "Crop every video under `src` into the SBI layout under `out`; returns the summary"
     out, jobs = Path(out), find_videos(src, compression)
@@ -191,7 +197,7 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', u
     print(f"kdnb_crop: wrote {out}: " + ', '.join(f'{k} {v}' for k, v in summary.items()))
     return summary
 
-# %% ../nbs/00a_faces.ipynb #916e8e62
+# %% ../nbs/00a_faces.ipynb #9b6cd26a
 def _crop_cli(src:str, # a video file, a folder of videos, or an FF++ tree
               out:str, # output root (SBI-preprocessed layout)
               n_frames:int=32, # frames sampled evenly per video
