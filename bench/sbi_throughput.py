@@ -9,11 +9,11 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 from functools import partial
 from pathlib import Path
 import numpy as np, cv2
-import kdnb.data as D
+import kdnb.data as D, kdnb.synthetic as S
 
 def frame(seed, i):
     "A 448x296 frame with a ~150 px face, and its landmarks (SBI raw order)."
-    img, lms = D.synth_face(seed, 370, frame=i)
+    img, lms = S.synth_face(seed, 370, frame=i)
     img = cv2.copyMakeBorder(img[37:333], 0, 0, 39, 39, cv2.BORDER_REFLECT)
     return img, lms + np.array([39, -37], np.float32)
 
@@ -23,7 +23,7 @@ def write_set(root, n_ids=4, n_frames=4):
     for v in range(n_ids):
         for i in range(n_frames):
             img, lms = frame(v, i)
-            D._save(root, 'o', f'{v:03d}', i, img, lms)
+            S._save(root, 'o', f'{v:03d}', i, img, lms)
             fn = root/'o/frames'/f'{v:03d}'/f'{i:03d}.png'
             items.append(D.FaceItem(fn, root/'o/landmarks'/f'{v:03d}'/f'{i:03d}.npy', root/'o/retina'/f'{v:03d}'/f'{i:03d}.npy'))
     return items

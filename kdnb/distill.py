@@ -13,12 +13,11 @@ from fastai.callback.core import Callback
 from fastai.optimizer import OptimWrapper
 from fastai.callback.hook import hook_outputs
 from fastai.callback.schedule import SchedLin, SchedCos
-from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import set_seed
 
 # %% auto #0
 __all__ = ['soften', 'kd_loss', 'alpha_at', 'AlphaScheduleCallback', 'DistillationCallback', 'feature_loss',
-           'FeatureDistillationCallback', 'accumulation_cbs', 'distill_cbs', 'distill', 'kdnb_distill']
+           'FeatureDistillationCallback', 'distill_cbs', 'distill', 'kdnb_distill']
 
 # %% ../nbs/03_distill.ipynb #b294fbda
 def soften(logits, T=1.): # (..., n_classes) logits; temperature T
@@ -183,19 +182,11 @@ def after_fit(self:FeatureDistillationCallback):
     for h in ('s_hooks', 't_hooks'):
         if hasattr(self, h): getattr(self, h).remove(); delattr(self, h)
 
-# %% ../nbs/03_distill.ipynb #127ac689
-def accumulation_cbs(bs:int, # effective batch size (images)
-                     micro_bs:int|None=None): # loader batch size; None or >= bs: no accumulation
-    "`GradientAccumulation` callbacks for an effective batch of `bs` images seen `micro_bs` at a time."
-    if not micro_bs or micro_bs >= bs: return []
-    if micro_bs < 2 or micro_bs % 2: raise ValueError(f'micro_batch_size {micro_bs}: must be even (real/fake pairs) and >= 2')
-    return [GradientAccumulation(n_acc=bs)]
-
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
 from .models import create_model, load_checkpoint, resolve_checkpoint
-from .data import run_cli
-from .pretrain import ConfigError, load_config, new_session, train_dls, build_learner, fit, load_resume
+from .cli import run_cli
+from .pretrain import ConfigError, load_config, new_session, train_dls, build_learner, fit, load_resume, accumulation_cbs
 
 _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts from a Stage 1 student: run "
            "`kdnb_pretrain {cfg} -n pretrain_<name>` first (it trains the student on SBI hard labels, which keeps the "
@@ -220,35 +211,13 @@ def _teacher(cfg, teacher_weights=None):
     return teacher.eval().requires_grad_(False), str(fname)
 
 def distill_cbs(cfg, teacher, run_dir=None):
-    "The Stage 2 callbacks for `cfg`: alpha schedule, distillation, optional feature distillation and accumulation."
+    "The Stage 2 callbacks for `cfg`: alpha schedule, distillation and optional feature distillation."
     fd = cfg.feature_distillation
     cbs = [AlphaScheduleCallback(cfg.alpha_start, cfg.alpha_end, cfg.progressive_epochs, cfg.alpha_shape, cfg.use_progressive_distillation),
            DistillationCallback(teacher, cfg.temperature, cfg.alpha_start)]
     if fd.enabled: cbs.append(FeatureDistillationCallback(teacher, [tuple(p) for p in fd.pairs] or ((2, 2), (3, 3)), fd.gamma,
                                                           None if run_dir is None else Path(run_dir)/'adapters.pth'))
-    return cbs + accumulation_cbs(cfg.batch_size, cfg.micro_batch_size)
-
-# %% ../nbs/03_distill.ipynb #5bd27947
-def _micro_dls(cfg, micro_bs=None):
-    "Training loaders yielding `micro_bs` images per batch (the whole `batch_size` when None)."
-    return train_dls(AttrDict({**cfg, 'batch_size': micro_bs or cfg.batch_size}))
-
-def _fit_halving(learn, cfg, start=0):
-    "`fit`, halving the micro-batch and restarting the epoch on CUDA out-of-memory errors."
-    micro = cfg.micro_batch_size
-    while True:
-        try: return fit(learn, cfg, start)
-        except torch.cuda.OutOfMemoryError:
-            micro = (micro or cfg.batch_size)//4*2
-            if micro < 2: raise
-            mp = getattr(learn, 'mixed_precision', None)   # the failed batch may not have left autocast
-            if mp is not None and torch.is_autocast_enabled('cuda'): mp.autocast.__exit__(None, None, None)
-            learn.opt.zero_grad(); torch.cuda.empty_cache()
-            start, cfg = learn.epoch, AttrDict({**cfg, 'micro_batch_size': micro})
-            learn.dls = _micro_dls(cfg, micro)
-            if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
-            msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
-            print(msg); (learn.path/'logs'/'losses.logs').open('a').write(f'# {msg}\n')
+    return cbs
 
 # %% ../nbs/03_distill.ipynb #3c0ba385
 def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's own config is used
@@ -265,12 +234,12 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     teacher, t_file = _teacher(cfg, teacher_weights)
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
     run = Path(resume) if resume else new_session(name, cfg, out)
-    learn = build_learner(cfg, student, _micro_dls(cfg, cfg.micro_batch_size), run, cbs=distill_cbs(cfg, teacher, run))
+    learn = build_learner(cfg, student, train_dls(cfg), run, cbs=distill_cbs(cfg, teacher, run))
     if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
     start = load_resume(learn, run) if resume else 0
     print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
           f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')
-    _fit_halving(learn, cfg, start)
+    fit(learn, cfg, start)
     print(f'wrote {run}')
     return run
 

@@ -4,28 +4,93 @@
 
 # %% ../nbs/04_evaluate.ipynb #a9f3777f
 from __future__ import annotations
-import ctypes, gc, json, math, os, platform, resource, statistics, sys, threading, time, warnings
+import hashlib, json, math, warnings
 from datetime import datetime
 from glob import glob
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn, timm
+import numpy as np, pandas as pd, torch, torch.nn as nn, cv2, timm
 import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
-from fastcore.basics import listify, noop
 from fastcore.script import Param
 from fastprogress.fastprogress import progress_bar
 import kdnb
-from .data import eval_dl, eval_items, make_synthetic_dataset, run_cli
-from .models import create_model, load_checkpoint, model_info
-from .pretrain import load_config, pretrain
-from .distill import alpha_at, distill
+from .cli import run_cli
+from .data import FaceItem, load_face, self_blend, final_crop, face_box, sbi_items, _frame_items, _n_faces
+from .models import create_model, load_checkpoint
 
 # %% auto #0
-__all__ = ['EXPORTERS', 'UNITS', 'aggregate', 'eer', 'metrics', 'plot_roc', 'predict', 'evaluate', 'frame_curve', 'save_eval',
-           'kdnb_evaluate', 'export_torchscript', 'export_onnx', 'export_model', 'kdnb_export', 'latency', 'PeakRSS',
-           'profile_model', 'agreement', 'hardware', 'md_table', 'plot_compare', 'verdict', 'compare_models',
-           'save_compare', 'kdnb_compare', 'demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo',
-           'kdnb_demo']
+__all__ = ['folder_items', 'eval_items', 'EvalDataset', 'eval_dl', 'aggregate', 'eer', 'metrics', 'plot_roc', 'predict',
+           'evaluate', 'frame_curve', 'save_eval', 'kdnb_evaluate']
+
+# %% ../nbs/04_evaluate.ipynb #c1d92bdb
+def folder_items(root):
+    "Items from `<root>/{real,fake}/<video>/<frame>.png`, one per face of an optional `<frame>.npy` beside it."
+    root, res = Path(root), []
+    for label, kind in enumerate(('real', 'fake')):
+        for fn in sorted((root/kind).glob('*/*.png')):
+            lf = fn.with_suffix('.npy')
+            faces = range(_n_faces(lf)) if lf.exists() else [0]
+            res += [FaceItem(fn, lf if lf.exists() else None, None, label, str(fn.parent.relative_to(root)),
+                             str(fn.relative_to(root)), f) for f in faces]
+    if not res: raise ValueError(f'no frames found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png)')
+    return res
+
+def _sbi_fakes(items):
+    return [FaceItem(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, sbi=True) for o in items]
+
+def _method_dir(root, method, compression):
+    "`manipulated_sequences/<method>/<compression>` of `root`, the method name matched in any case."
+    base = Path(root)/'manipulated_sequences'
+    found = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    m = next((o for o in found if o.lower() == method.lower()), None)
+    if m is None: raise ValueError(f"source {method!r}: expected 'sbi', 'folder' or a method folder of {base} "
+                                   f"({', '.join(found) or 'none found'})")
+    return base/m/compression
+
+def eval_items(root, # dataset root
+               source='faceswap', # 'sbi', 'folder', or a manipulation method: 'faceswap', 'deepfakes', … (any case)
+               split='test', # split json for the SBI layout
+               compression='c23'): # c23 or raw
+    "Labelled face items for evaluation: real test frames plus a method's fake frames or fixed SBI fakes, or a real/fake folder."
+    if source == 'folder': return folder_items(root)
+    root = Path(root)
+    b = None if source == 'sbi' else _method_dir(root, source, compression)
+    real = sbi_items(root, split, compression, all_faces=True)
+    if b is None: return real + _sbi_fakes(real)
+    pairs = json.loads((root/f'{split}.json').read_text())
+    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise ValueError(f'{root/split}.json must list [target, source] id pairs to find {b.parent.name} videos')
+    vids = [v for a, c in pairs for v in (f'{a}_{c}', f'{c}_{a}') if (b/'frames'/v).is_dir()]
+    if not vids: raise ValueError(f'no {b.parent.name} videos of {split}.json under {b/"frames"}')
+    fake, skipped = [], 0
+    for v in vids:
+        r, s = _frame_items(root, b, v, label=1, all_faces=True); fake += r; skipped += s
+    if skipped: warnings.warn(f'{skipped} frames under {b/"frames"} have no landmarks and were skipped')
+    return real + fake
+
+# %% ../nbs/04_evaluate.ipynb #f57cf4b6
+class EvalDataset(torch.utils.data.Dataset):
+    "Face crops (12.5 % margin; the full frame without landmarks) of evaluation items; SBI fakes fixed by `seed`."
+    def __init__(self, items, image_size=380, seed=0): self.items, self.image_size, self.seed = items, image_size, seed
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i):
+        o = self.items[i]
+        try:
+            img, lms, box = load_face(o)
+            if o.sbi: x = self_blend(img, lms, np.random.default_rng([self.seed, i]), box, self.image_size, train=False)[1]
+            else:
+                if lms is not None or box is not None: img = final_crop([img], face_box(lms, box))[0]
+                x = cv2.resize(img, (self.image_size,)*2, interpolation=cv2.INTER_LINEAR)
+        except ValueError as e: raise ValueError(f'{o.path}: {e}' if str(o.path) not in str(e) else str(e)) from None
+        return torch.from_numpy(x).permute(2,0,1).float().div_(255), o.label
+
+def eval_dl(items, # from `eval_items`
+            image_size:int=380, # output side
+            bs:int=32, # images per batch
+            num_workers:int=0, # loader worker processes
+            seed:int=0): # seed of the fixed SBI fakes
+    "A torch `DataLoader` of `(xb, yb)` in the order of `items`."
+    return torch.utils.data.DataLoader(EvalDataset(items, image_size, seed), batch_size=bs, shuffle=False, num_workers=num_workers)
 
 # %% ../nbs/04_evaluate.ipynb #ceb2f3d9
 def aggregate(probs, # per-face fake probabilities
@@ -172,361 +237,3 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN
 def kdnb_evaluate(argv=None): # arguments; default `sys.argv[1:]`
     "Command line: `kdnb_evaluate --checkpoint SPEC [--data ROOT] [--source sbi|folder|METHOD] [--split S] [--out DIR]`"
     run_cli(_evaluate_cli, argv, 'kdnb_evaluate')
-
-# %% ../nbs/04_evaluate.ipynb #7efe1a9c
-def _max_diff(run, model, sizes, bs=2, seed=0):
-    "Largest |run(x) - model(x)| over random [0,1] batches at each of `sizes`"
-    g, diffs = torch.Generator().manual_seed(seed), []
-    for h, w in sizes:
-        x = torch.rand(bs, 3, h, w, generator=g)
-        with torch.no_grad(): diffs.append(float((torch.as_tensor(run(x)) - model(x)).abs().max()))
-    return max(diffs)
-
-# %% ../nbs/04_evaluate.ipynb #54d951b3
-def export_torchscript(model:nn.Module, fname, sizes) -> dict:
-    "Trace `model` to TorchScript (.pt) and a lite-interpreter file (.ptl); returns {path: max abs diff}"
-    from torch.jit.mobile import _load_for_lite_interpreter
-    from torch.utils.mobile_optimizer import optimize_for_mobile
-    pt, ptl = Path(fname).with_suffix('.pt'), Path(fname).with_suffix('.ptl')
-    with warnings.catch_warnings():  # tracer and deprecation warnings
-        warnings.simplefilter('ignore')
-        ts = torch.jit.trace(model, torch.rand(1, 3, *sizes[-1]), check_trace=False)
-        if torch._C._is_xnnpack_enabled(): lite = optimize_for_mobile(ts)
-        else: print('this PyTorch has no XNNPACK: the lite file is frozen, not mobile-optimised'); lite = torch.jit.freeze(ts)
-        ts.save(str(pt)); lite._save_for_lite_interpreter(str(ptl))
-        return {pt: _max_diff(torch.jit.load(str(pt)), model, sizes),
-                ptl: _max_diff(_load_for_lite_interpreter(str(ptl)), model, sizes)}
-
-# %% ../nbs/04_evaluate.ipynb #da878b6e
-def export_onnx(model:nn.Module, fname, sizes, opset:int=17) -> dict:
-    "ONNX export with dynamic batch and spatial axes, checked with onnxruntime; returns {path: max abs diff}"
-    try: import onnx, onnxruntime as ort
-    except ImportError: raise ImportError('ONNX export needs onnx and onnxruntime: pip install onnx onnxruntime') from None
-    fname = Path(fname).with_suffix('.onnx')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, (torch.rand(1, 3, *sizes[-1]),), str(fname), dynamo=False, opset_version=opset,
-                          input_names=['image'], output_names=['logits'],
-                          dynamic_axes={'image': {0: 'batch', 2: 'height', 3: 'width'}, 'logits': {0: 'batch'}})
-    onnx.checker.check_model(str(fname))
-    sess = ort.InferenceSession(str(fname), providers=['CPUExecutionProvider'])
-    return {fname: _max_diff(lambda x: sess.run(None, {'image': x.numpy()})[0], model, sizes)}
-
-# %% ../nbs/04_evaluate.ipynb #f260c44a
-EXPORTERS = dict(torchscript=export_torchscript, onnx=export_onnx)
-
-def export_model(model, # model, checkpoint spec or `arch[@size]`
-                 out='output/export', # folder for the exported files
-                 formats='all', # 'all', or one or a list of `EXPORTERS`' keys
-                 sizes=None, # (h, w) input sizes to check (default: the model's and a larger non-square one)
-                 atol:float=1e-4, # largest accepted abs difference from the eager model (fp32)
-                 name:str=None, # file stem (default: the architecture)
-                ) -> dict:
-    "Export to TorchScript, lite and ONNX files; each is reloaded and checked against the eager model"
-    fmts = list(EXPORTERS) if formats == 'all' else listify(formats)
-    if bad := [f for f in fmts if f not in EXPORTERS]:
-        raise ValueError(f"format: {bad[0]!r} is not one of all, {', '.join(EXPORTERS)}")
-    model, name = _as_model(model, name)
-    model, S = model.cpu().float().eval(), model.image_size
-    sizes, out, res = sizes or [(S, S), (S*3//2 + 1, S*5//4)], Path(out), {}
-    out.mkdir(parents=True, exist_ok=True)
-    for f in fmts:
-        try: res |= EXPORTERS[f](model, out/name.replace('/', '_').replace('@', '_'), sizes)
-        except ImportError as e:
-            if formats != 'all': raise
-            print(e)
-    for p, d in res.items(): print(f'{p}: max abs diff vs eager {d:.2e}')
-    if bad := {p.name: d for p, d in res.items() if not d <= atol}:
-        raise RuntimeError(f'export differs from the eager model by more than {atol}: {bad}')
-    return res
-
-# %% ../nbs/04_evaluate.ipynb #9ff57139
-def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_DIR best" or arch[@size]
-                format:str='all', # torchscript | onnx | all
-                out:str='output/export', # output folder
-               ):
-    "Export a checkpoint to TorchScript (+ lite) and ONNX, each checked against the eager model"
-    _required(checkpoint=checkpoint); res = export_model(checkpoint, out, format)
-    print(f'exported {len(res)} files to {out}')
-
-def kdnb_export(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_export --checkpoint SPEC [--format torchscript|onnx|all] [--out DIR]`"
-    run_cli(_export_cli, argv, 'kdnb_export')
-
-# %% ../nbs/04_evaluate.ipynb #758e258b
-def latency(model:nn.Module, # takes [0,1] RGB
-            image_size:int=None, # input side (default: the model's)
-            n_runs:int=30, # timed runs; the median is returned
-            warmup:int=5, # untimed runs first
-            threads:int=None, # CPU threads (default: torch's current setting)
-            device='cpu', # 'cpu' or 'cuda'
-           ) -> float:
-    "Median milliseconds of one batch-1 forward pass"
-    model = model.eval().to(device)
-    x = torch.rand(1, 3, *[image_size or model.image_size]*2, device=device)
-    sync, n0 = torch.cuda.synchronize if str(device).startswith('cuda') else noop, torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for _ in range(warmup): model(x)
-            ts = []
-            for _ in range(n_runs): sync(); t = time.perf_counter(); model(x); sync(); ts.append(time.perf_counter() - t)
-    finally: torch.set_num_threads(n0)
-    return 1000 * statistics.median(ts)
-
-# %% ../nbs/04_evaluate.ipynb #29b6996f
-def _rss():
-    "Resident set size of this process in bytes (peak so far where /proc is missing)"
-    try: return int(Path('/proc/self/statm').read_text().split()[1]) * resource.getpagesize()
-    except OSError: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == 'darwin' else 1024)
-
-def _trim():
-    "Collect garbage and hand freed heap pages back to the OS (glibc), so that reusing them counts again"
-    gc.collect()
-    try: ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError): pass
-
-# %% ../nbs/04_evaluate.ipynb #1fe45d66
-class PeakRSS:
-    "Context manager: peak resident memory in MB (`.mb`) above the level on entry, sampled every `interval` s"
-    def __init__(self, interval:float=0.001): self.interval = interval
-    def __enter__(self):
-        _trim(); self.base = self.peak = _rss(); self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True); self._thread.start()
-        return self
-    def _watch(self):
-        while not self._stop.wait(self.interval): self.peak = max(self.peak, _rss())
-    def __exit__(self, *exc):
-        self._stop.set(); self._thread.join(); self.peak = max(self.peak, _rss())
-        self.mb = (self.peak - self.base) / 2**20
-
-# %% ../nbs/04_evaluate.ipynb #f5763347
-def profile_model(model, # model, checkpoint spec or `arch[@size]`
-                  name:str=None, # name in reports
-                  n_runs:int=30, # timed runs per device
-                  warmup:int=5, # untimed runs first
-                  threads:int=None, # CPU threads
-                 ) -> tuple:
-    "`(row, model)`: parameters, GMACs, CPU (and GPU) batch-1 latency and peak memory of one model"
-    with PeakRSS() as mem:
-        model, name = _as_model(model, name)
-        cpu_ms = latency(model, n_runs=n_runs, warmup=warmup, threads=threads)
-    info = model_info(model)
-    row = dict(name=name, arch=model.arch, image_size=model.image_size, params_m=info['params']/1e6,
-               gmacs=info['gmacs'], cpu_ms=cpu_ms, host_mb=mem.mb)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats(); m0 = torch.cuda.memory_allocated()
-        row['gpu_ms'] = latency(model, n_runs=n_runs, warmup=warmup, device='cuda')
-        row['gpu_mb'] = (torch.cuda.max_memory_allocated() - m0) / 2**20
-        model.cpu()
-    return row, model
-
-# %% ../nbs/04_evaluate.ipynb #b33ec127
-def agreement(p, q, threshold:float=0.5) -> float:
-    "Share of items on which fake probabilities `p` and `q` fall on the same side of `threshold`"
-    return float(np.mean((np.asarray(p) > threshold) == (np.asarray(q) > threshold)))
-
-# %% ../nbs/04_evaluate.ipynb #08f8346d
-def hardware(threads:int=None) -> str:
-    "One line naming the CPU model, the thread count, the load, torch's version and the GPU if present"
-    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
-    s = f'{cpu}, {threads or torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}'
-    return s + (f', {torch.cuda.get_device_name()}' if torch.cuda.is_available() else '')
-
-def md_table(df:pd.DataFrame, fmt:str='{:.4g}') -> str:
-    "A DataFrame as a GitHub markdown table, numbers formatted with `fmt`"
-    cell = lambda v: fmt.format(v) if isinstance(v, (float, np.floating)) else str(v)
-    rows = [[df.index.name or ''] + list(df.columns), ['---'] * (len(df.columns) + 1)]
-    rows += [[str(i)] + [cell(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
-
-# %% ../nbs/04_evaluate.ipynb #b55d140b
-UNITS = dict(params_m='params (M)', gmacs='GMACs', cpu_ms='CPU ms (bs 1)', gpu_ms='GPU ms (bs 1)', host_mb='host MB',
-             gpu_mb='GPU MB', frame_auc='frame AUC', video_auc='video AUC', agreement='agreement with teacher')
-
-def plot_compare(df:pd.DataFrame, fname=None):
-    "One bar chart per measured quantity (`UNITS`), one bar per model; saved to `fname` when given"
-    cols = [c for c in UNITS if c in df and df[c].notna().any()]
-    fig, axs = plt.subplots(1, len(cols), figsize=(2.2*len(cols), 2.8))
-    for ax, c in zip(np.atleast_1d(axs), cols):
-        ax.bar([str(i) for i in df.index], df[c], color=[f'C{i}' for i in range(len(df))])
-        ax.set_title(UNITS[c], fontsize=9); ax.tick_params(axis='x', labelrotation=45, labelsize=8)
-    fig.tight_layout()
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-# %% ../nbs/04_evaluate.ipynb #69a9231a
-def verdict(ratio:float) -> str:
-    "A plain sentence on the student/teacher latency ratio"
-    s = f'student/teacher CPU latency: {ratio:.2f}x: '
-    return s + ('the student is faster.' if ratio < 1 else 'the student is NOT faster than the teacher on this hardware.')
-
-def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
-                   student, # same kinds as `teacher`
-                   *extra, # more models to add to the table
-                   data_root=None, # evaluation data root (optional: AUC and agreement)
-                   source:str='faceswap', # evaluation source
-                   split:str='test', # evaluation split
-                   n_runs:int=30, # timed runs per model
-                   threads:int=None, # CPU threads
-                   bs:int=32, # evaluation batch size
-                   out=None, # folder for compare.md, compare.csv and compare.png (optional)
-                   names=None, # row names (default: teacher, student, model3, ...)
-                  ) -> pd.DataFrame:
-    "Teacher vs student (and `extra`): size, GMACs, latency, memory and, given data, AUC and agreement"
-    models = [teacher, student, *extra]
-    specs = dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], models))
-    rows, probs = [], {}
-    for name, spec in specs.items():
-        row, model = profile_model(spec, name, n_runs=n_runs, threads=threads)
-        if data_root is not None:
-            r = evaluate(model, data_root, source, split, bs=bs, name=name)
-            row |= dict(frame_auc=r['frame_auc'], video_auc=r['video_auc']); probs[name] = r['preds'].prob
-        rows.append(row); del model
-    df = pd.DataFrame(rows).set_index('name')
-    if probs: df['agreement'] = [agreement(next(iter(probs.values())), p) for p in probs.values()]
-    print(verdict(df.cpu_ms.iloc[1] / df.cpu_ms.iloc[0]))
-    if out: save_compare(df, out, threads)
-    return df
-
-# %% ../nbs/04_evaluate.ipynb #16706e1d
-def save_compare(df:pd.DataFrame, out, threads:int=None) -> Path:
-    "Write compare.md (table, hardware, verdict), compare.csv and compare.png to `out`"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out/'compare.csv')
-    plt.close(plot_compare(df, out/'compare.png'))
-    text = f"{md_table(df)}\n\nMeasured on: {hardware(threads)}.\n\n{verdict(df.cpu_ms.iloc[1] / df.cpu_ms.iloc[0])}\n"
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        text += '\nOther work kept the CPU busy (load above the core count): the timings are rough.\n'
-    (out/'compare.md').write_text(text)
-    print(f'comparison written to {out}/compare.md (+ compare.csv, compare.png)')
-    return out
-
-# %% ../nbs/04_evaluate.ipynb #079ed6e5
-def _compare_cli(teacher:str=None, # teacher checkpoint spec or arch[@size] (random weights)
-                 student:str=None, # student checkpoint spec or arch[@size]
-                 extra:str=None, # more comma-separated specs
-                 data:str=None, # evaluation data root (adds AUC and agreement)
-                 source:str='faceswap', # sbi | folder | a manipulation method (faceswap, deepfakes, ...)
-                 split:str='test', # split of the sbi/faceswap layouts
-                 n_runs:int=30, # timed runs per model
-                 threads:int=None, # CPU threads (default: torch's)
-                 out:str='output/compare', # output folder
-                ):
-    "Compare teacher and student: params, GMACs, latency, memory, AUC and agreement; writes compare.md/.csv/.png"
-    _required(teacher=teacher, student=student)
-    df = compare_models(teacher, student, *(extra.split(',') if extra else []), data_root=data, source=source,
-                        split=split, n_runs=n_runs, threads=threads, out=out)
-    print(md_table(df))
-
-def kdnb_compare(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_compare --teacher SPEC --student SPEC [--extra SPECS] [--data ROOT] [--n-runs N] [--threads N]`"
-    run_cli(_compare_cli, argv, 'kdnb_compare')
-
-# %% ../nbs/04_evaluate.ipynb #3be8d53c
-def demo_config(data_root, # synthetic data root
-                fast:bool=False, # one epoch per stage
-                config=None, # JSON config (default: configs/synthetic.json of the kdnb checkout, or ./configs/)
-                **overrides, # config keys to replace
-               ):
-    "The demo's training config: `config` with the data root set, shortened by `fast`"
-    cands = [config] if config else [Path(kdnb.__file__).parents[1]/'configs/synthetic.json', Path('configs/synthetic.json')]
-    fname = next((Path(o) for o in cands if Path(o).is_file()), None)
-    if fname is None: raise FileNotFoundError(f'{cands[0]}: demo config not found (pass --config)')
-    if fast: overrides = dict(epoch=1, progressive_epochs=1) | overrides
-    return load_config(fname, data=dict(root=str(data_root)), **overrides)
-
-# %% ../nbs/04_evaluate.ipynb #b8403954
-def plot_alpha(cfg, run=None, fname=None):
-    "Stage 2's alpha per (fractional) epoch from `cfg`, with the values `run` recorded when present"
-    e = np.linspace(1, cfg.epoch + 1, 200, endpoint=False)
-    a = [alpha_at(o, cfg.alpha_start, cfg.alpha_end, cfg.progressive_epochs, cfg.alpha_shape) if cfg.use_progressive_distillation
-         else cfg.alpha_start for o in e]
-    fig, ax = plt.subplots(figsize=(4.5, 3)); ax.plot(e, a, label='schedule')
-    h = pd.read_csv(Path(run)/'logs/history.csv') if run and (Path(run)/'logs/history.csv').exists() else None
-    if h is not None and 'train_alpha' in h: ax.plot(h.epoch + 0.5, h.train_alpha, 'o', label='recorded (epoch mean)')
-    ax.set(xlabel='epoch', ylabel='alpha (hard-label weight)', title='Stage 2 alpha', ylim=(0, 1)); ax.legend(fontsize=8)
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-def plot_losses(runs:dict, fname=None):
-    "Training and validation loss per epoch of each run (from its logs/history.csv)"
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for i, (k, run) in enumerate(runs.items()):
-        h = pd.read_csv(Path(run)/'logs/history.csv')
-        ax.plot(h.epoch, h.train_loss, f'C{i}-o', label=f'{k} train')
-        ax.plot(h.epoch, h.valid_loss, f'C{i}--s', label=f'{k} valid')
-    ax.set(xlabel='epoch', ylabel='loss', title='losses'); ax.legend(fontsize=7)
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-# %% ../nbs/04_evaluate.ipynb #9b366775
-def write_report(out, cfg, evals:list, df:pd.DataFrame, exports:dict, seconds:float) -> Path:
-    "`<out>/report.md`: detection metrics, the comparison, training curves and export checks"
-    cols = ['name', 'source', 'split', 'frame_auc', 'video_auc', 'frame_ap', 'frame_acc', 'frame_eer']
-    det = pd.DataFrame([{k: r[k] for k in cols} for r in evals]).set_index('name')
-    text = [f'# kdnb demo report\n',
-            f'Teacher `{cfg.teacher_arch}` at {cfg.image_size} px, student `{cfg.student_arch}` at {cfg.student_image_size} px, '
-            f'{cfg.epoch} epochs per stage on synthetic faces ({cfg.data.root}); {seconds:.0f} s on {hardware()}.\n',
-            '## Detection\n', md_table(det), '\n![ROC FaceSwap](roc_faceswap.png) ![ROC SBI](roc_sbi.png)\n',
-            '## Teacher vs student (Stage 2)\n', (Path(out)/'compare/compare.md').read_text(),
-            '![compare](compare/compare.png)\n',
-            '## Training\n', '![alpha schedule](alpha.png) ![losses](losses.png)\n', '## Export\n',
-            *[f'- `{p.name}`: max abs difference from the eager model {d:.1e}' for p, d in exports.items()]]
-    (fname := Path(out)/'report.md').write_text('\n'.join(text) + '\n')
-    return fname
-
-# %% ../nbs/04_evaluate.ipynb #4c396cf3
-def demo(out=None, # new report folder (data, runs, exports, report.md); default output/demo_<time>
-         fast:bool=False, # one epoch per stage on 6 tiny videos (a smoke test)
-         config=None, # training config (default: configs/synthetic.json)
-         n_videos:int=None, # synthetic identities (default 48, fast 6)
-         n_frames:int=None, # frames per video (default 16, fast 2)
-         size:int=None, # synthetic frame side (default: 128, or the largest model input size if larger)
-         n_runs:int=30, # timed runs per model in the comparison
-         **overrides, # config keys to replace, e.g. teacher_arch, image_size, student_arch, epoch
-        ) -> Path:
-    "Data, teacher, Stage 1, Stage 2, evaluation, comparison, export and report.md; returns the report's path"
-    t0, out = time.time(), Path(out or f'output/demo_{datetime.now():%m_%d_%H_%M_%S}')
-    if out.exists() and any(out.iterdir()): raise FileExistsError(f'{out} exists and is not empty: choose another folder; nothing was overwritten')
-    cfg = demo_config(out/'data', fast, config, **overrides)
-    size = size or max(128, cfg.image_size, cfg.student_image_size or 0)
-    root = make_synthetic_dataset(out/'data', n_videos or (6 if fast else 48), n_frames or (2 if fast else 16), size)
-    runs = dict(teacher=pretrain(cfg, 'teacher', teacher=True, out=out/'runs'))
-    runs['stage1'] = pretrain(cfg, 'stage1', out=out/'runs')
-    cfg.pretrained_student_weights = str(runs['stage1'])
-    runs['stage2'] = distill(cfg, 'stage2', teacher_weights=str(runs['teacher']), out=out/'runs')
-    evals = {(k, src): evaluate(run, root, src, split, name=k, bs=cfg.batch_size)
-             for src, split in (('sbi', 'val'), ('faceswap', 'test')) for k, run in runs.items()}
-    for src in ('sbi', 'faceswap'):
-        plt.close(plot_roc({k: frame_curve(evals[k, src]) for k in runs}, out/f'roc_{src}.png', f'ROC: {src} (frames)'))
-    df = compare_models(runs['teacher'], runs['stage2'], runs['stage1'], data_root=root, n_runs=n_runs, bs=cfg.batch_size,
-                        out=out/'compare', names=['teacher', 'stage2', 'stage1'])
-    exports = export_model(runs['stage2'], out/'export', name='student')
-    plt.close(plot_alpha(cfg, runs['stage2'], out/'alpha.png')); plt.close(plot_losses(runs, out/'losses.png'))
-    fname = write_report(out, cfg, list(evals.values()), df, exports, time.time() - t0)
-    print(f'report: {fname} ({time.time() - t0:.0f} s)')
-    return fname
-
-# %% ../nbs/04_evaluate.ipynb #b9a51483
-def _demo_cli(out:Param('new report folder (default: output/demo_<month_day_time>)', str, opt=False, nargs='?')=None,
-              fast:bool=False, # one epoch per stage on 6 tiny videos (a smoke test)
-              config:str=None, # training config (default: configs/synthetic.json)
-              teacher_arch:str=None, # timm teacher (default: the config's)
-              image_size:int=None, # teacher input size
-              student_arch:str=None, # timm student
-              student_image_size:int=None, # student input size
-              epoch:int=None, # epochs per stage
-              n_videos:int=None, # synthetic identities (default 48, fast 6)
-              n_frames:int=None, # frames per video (default 16, fast 2)
-              size:int=None, # synthetic frame side (default: 128, or the largest model input size if larger)
-             ):
-    "Run the whole pipeline on synthetic faces and write report.md (the same code as a full-size run)"
-    kw = dict(teacher_arch=teacher_arch, image_size=image_size, student_arch=student_arch,
-              student_image_size=student_image_size, epoch=epoch)
-    demo(out, fast, config, n_videos, n_frames, size, **{k: v for k, v in kw.items() if v is not None})
-
-def kdnb_demo(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_demo [OUT] [--fast] [--config FILE] [--teacher-arch A] [--student-arch A] [--epoch N] ...`"
-    run_cli(_demo_cli, argv, 'kdnb_demo')

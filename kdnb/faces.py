@@ -11,7 +11,7 @@ import importlib.util, json, os, shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import cv2, numpy as np
-from .data import run_cli
+from .cli import run_cli
 from fastprogress.fastprogress import progress_bar
 
 # %% ../nbs/00a_faces.ipynb #13181d19

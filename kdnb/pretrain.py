@@ -21,13 +21,15 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import AccumMetric, ActivationType, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import default_device, set_seed
-from .data import sbi_dls, run_cli
+from fastai.callback.training import GradientAccumulation
+from .cli import run_cli
+from .data import sbi_dls
 from .models import create_model, save_checkpoint
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'ConfigError', 'load_config', 'new_session', 'ValAUC', 'LossLogCallback', 'TopKCheckpointCallback',
-           'NaNGuardCallback', 'SAMCallback', 'lr_scheds', 'build_learner', 'fit', 'load_resume', 'train_dls',
-           'pretrain', 'kdnb_pretrain']
+           'NaNGuardCallback', 'SAMCallback', 'accumulation_cbs', 'lr_scheds', 'build_learner', 'fit', 'load_resume',
+           'train_dls', 'pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #10018443
 DEFAULTS = dict(
@@ -314,6 +316,14 @@ def _second_pass(self:SAMCallback):
     loss.backward()
     if hasattr(self.learn, 'nan_guard'): self.nan_guard.check_grads('SAM second-pass gradient')
 
+# %% ../nbs/02_pretrain.ipynb #127ac689
+def accumulation_cbs(bs:int, # effective batch size (images)
+                     micro_bs:int|None=None): # loader batch size; None or >= bs: no accumulation
+    "`GradientAccumulation` callbacks for an effective batch of `bs` images seen `micro_bs` at a time."
+    if not micro_bs or micro_bs >= bs: return []
+    if micro_bs < 2 or micro_bs % 2: raise ValueError(f'micro_batch_size {micro_bs}: must be even (real/fake pairs) and >= 2')
+    return [GradientAccumulation(n_acc=bs)]
+
 # %% ../nbs/02_pretrain.ipynb #10358be2
 class _Combined:
     "fastai's `combine_scheds`, picklable"
@@ -350,7 +360,7 @@ def build_learner(cfg, # config from `load_config`
     "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, bf16 on CUDA"
     sam = cfg.optimizer == 'sam'
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), NaNGuardCallback(cfg.nan_patience, cfg.nan_limit), _ResumeCallback(), *extra, *L(cbs)]
+    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), NaNGuardCallback(cfg.nan_patience, cfg.nan_limit), _ResumeCallback(), *extra, *accumulation_cbs(cfg.batch_size, cfg.micro_batch_size), *L(cbs)]
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
@@ -372,14 +382,32 @@ class _SkipToEpoch(Callback):
         if self.learn.logger is self.quiet: self.learn.logger = self.old
 
 # %% ../nbs/02_pretrain.ipynb #995ba55e
-def fit(learn, # from `build_learner`
-        cfg, # config: `epoch`, `lr`, `schedule`
-        start_epoch=0): # epochs already done (from `load_resume`)
+def _fit(learn, cfg, start_epoch=0):
     "Train for `cfg.epoch` epochs on `cfg`'s schedule from `start_epoch`; raise if the NaN guard stopped the run"
     learn.fit(cfg.epoch, cbs=[ParamScheduler(lr_scheds(cfg)), _SkipToEpoch(start_epoch)])
     guard = getattr(learn, 'nan_guard', None)
     if guard is not None and guard.stop_msg: raise RuntimeError(f'NaN guard {guard.stop_msg}')
     return learn
+
+# %% ../nbs/02_pretrain.ipynb #5bd27947
+def fit(learn, # from `build_learner`
+        cfg, # config: `epoch`, `lr`, `schedule`, `batch_size`, `micro_batch_size`
+        start_epoch=0): # epochs already done (from `load_resume`)
+    "Train for `cfg.epoch` epochs from `start_epoch`, halving the micro-batch and restarting the epoch on CUDA out-of-memory errors"
+    micro, start = cfg.micro_batch_size, start_epoch
+    while True:
+        try: return _fit(learn, cfg, start)
+        except torch.cuda.OutOfMemoryError:
+            micro = (micro or cfg.batch_size)//4*2
+            if micro < 2: raise
+            mp = getattr(learn, 'mixed_precision', None)   # the failed batch may not have left autocast
+            if mp is not None and torch.is_autocast_enabled('cuda'): mp.autocast.__exit__(None, None, None)
+            learn.opt.zero_grad(); torch.cuda.empty_cache()
+            start, cfg = learn.epoch, AttrDict({**cfg, 'micro_batch_size': micro})
+            learn.dls = train_dls(cfg)
+            if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
+            msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
+            print(msg); (learn.path/'logs'/'losses.logs').open('a').write(f'# {msg}\n')
 
 # %% ../nbs/02_pretrain.ipynb #7e79f198
 def load_resume(learn, # a learner built like the interrupted one
@@ -396,7 +424,7 @@ def load_resume(learn, # a learner built like the interrupted one
     return ck['epoch']
 
 # %% ../nbs/02_pretrain.ipynb #84d38ac6
-def train_dls(cfg, # config: `data`, `batch_size`, `seed`, `num_workers`
+def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`
               image_size=None, # crop size; default `cfg.image_size` (models resize to their own size)
               device=None): # default: fastai's default device (the GPU when there is one)
     "The SBI training and validation `DataLoaders` for `cfg`"
@@ -404,7 +432,7 @@ def train_dls(cfg, # config: `data`, `batch_size`, `seed`, `num_workers`
     if not root.is_dir(): raise ConfigError(f"{src}: key 'data.root' = {json.dumps(cfg.data.root)}: folder not found "
                                             f"(relative to {Path.cwd()}; make one with kdnb_synth or point it at SBI-preprocessed FF++)")
     if cfg.data.layout != 'sbi': raise ConfigError(f"{src}: key 'data.layout' = {json.dumps(cfg.data.layout)}: training needs 'sbi'")
-    return sbi_dls(root, image_size or cfg.image_size, cfg.batch_size, cfg.seed, cfg.data.frames, cfg.data.compression,
+    return sbi_dls(root, image_size or cfg.image_size, min(cfg.micro_batch_size or cfg.batch_size, cfg.batch_size), cfg.seed, cfg.data.frames, cfg.data.compression,
                    cfg.num_workers, device or default_device())
 
 # %% ../nbs/02_pretrain.ipynb #9026e738

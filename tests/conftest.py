@@ -1,6 +1,6 @@
-import configparser, os
+import configparser, os, subprocess, sys
 from pathlib import Path
-import pytest
+import pytest, torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,3 +16,23 @@ def root(): return ROOT
 def _few_threads(monkeypatch):
     "Subprocesses started by tests share the 2 CI cores politely."
     monkeypatch.setenv('OMP_NUM_THREADS', os.environ.get('OMP_NUM_THREADS', '2'))
+
+BIN = Path(sys.executable).parent
+
+def run(cmd, *args, cwd=None, ok=True, timeout=300):
+    "Run console script `cmd` as a user would; with `ok`, fail the test unless it exits 0."
+    r = subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    if ok: assert r.returncode == 0, f'{cmd} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}'
+    return r
+
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    "A tiny synthetic set and two untrained checkpoints (a test_efficientnet teacher and a mobilevitv2_050 student) at 64 px."
+    from kdnb.synthetic import make_synthetic_dataset
+    from kdnb.models import create_model, save_checkpoint
+    d = tmp_path_factory.mktemp('work')
+    root = make_synthetic_dataset(d/'synthetic', n_videos=8, n_frames=2, size=96)
+    torch.manual_seed(0)
+    teacher = save_checkpoint(d/'teacher.pth', create_model('test_efficientnet', image_size=64))
+    student = save_checkpoint(d/'student.pth', create_model('mobilevitv2_050', image_size=64))
+    return dict(dir=d, root=root, teacher=teacher, student=student)

@@ -34,7 +34,8 @@ def test_out_and_options_are_deterministic(tmp_path):
 
 def test_readers_on_cli_output(tmp_path):
     assert run('d', '--n_videos', 8, '--n_frames', 2, '--size', 96, cwd=tmp_path).returncode == 0
-    from kdnb.data import sbi_items, eval_items, sbi_dls
+    from kdnb.data import sbi_items, sbi_dls
+    from kdnb.evaluate import eval_items
     root = tmp_path/'d'
     assert [len(sbi_items(root, s)) for s in ('train', 'val', 'test')] == [8, 4, 4]
     items = eval_items(root, 'faceswap')

@@ -1,25 +1,7 @@
-"kdnb_evaluate, kdnb_compare and kdnb_export run as a user runs them, on tiny checkpoints and a tiny synthetic set."
-import json, subprocess, sys
-from pathlib import Path
+"kdnb_evaluate runs as a user runs it, on tiny checkpoints and a tiny synthetic set."
+import json
 import numpy as np, pandas as pd, pytest, torch
-
-BIN = Path(sys.executable).parent
-
-def run(cmd, *args, cwd=None, ok=True):
-    r = subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
-    if ok: assert r.returncode == 0, f'{cmd} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}'
-    return r
-
-@pytest.fixture(scope='module')
-def work(tmp_path_factory):
-    from kdnb.data import make_synthetic_dataset
-    from kdnb.models import create_model, save_checkpoint
-    d = tmp_path_factory.mktemp('evaluate')
-    root = make_synthetic_dataset(d/'synthetic', n_videos=8, n_frames=2, size=96)
-    torch.manual_seed(0)
-    teacher = save_checkpoint(d/'teacher.pth', create_model('test_efficientnet', image_size=64))
-    student = save_checkpoint(d/'student.pth', create_model('mobilevitv2_050', image_size=64))
-    return dict(dir=d, root=root, teacher=teacher, student=student)
+from conftest import run
 
 def test_evaluate_cli(work):
     out = work['dir']/'eval'
@@ -45,7 +27,8 @@ def test_evaluate_cli_missing_checkpoint(work):
 
 def test_cli_bad_input_in_process(work, capsys):
     "The same one-line errors, without paying for a new interpreter each time"
-    from kdnb.evaluate import kdnb_compare, kdnb_evaluate, kdnb_export
+    from kdnb.evaluate import kdnb_evaluate
+    from kdnb.deploy import kdnb_compare, kdnb_export
     cases = [(kdnb_evaluate, ['--checkpoint', work['teacher'], '--data', work['root'], '--source', 'nope'],
               "kdnb_evaluate: error: source 'nope': expected 'sbi', 'folder' or a method folder of "
               f"{work['root']/'manipulated_sequences'} (FaceSwap)"),
@@ -57,44 +40,6 @@ def test_cli_bad_input_in_process(work, capsys):
         with pytest.raises(SystemExit) as e: f([str(o) for o in argv])
         assert e.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1] == msg
-
-def test_compare_cli(work):
-    out = work['dir']/'compare'
-    r = run('kdnb_compare', '--teacher', work['teacher'], '--student', work['student'], '--data', work['root'],
-            '--n-runs', 3, '--threads', 1, '--out', out)
-    df = pd.read_csv(out/'compare.csv').set_index('name')
-    assert list(df.index) == ['teacher', 'student']
-    assert (df.cpu_ms > 0).all() and (df.params_m > 0).all() and (df.gmacs > 0).all() and df.host_mb.notna().all()
-    assert df.agreement['teacher'] == 1 and 0 <= df.agreement['student'] <= 1
-    assert df.frame_auc.between(0, 1).all()
-    md = (out/'compare.md').read_text()
-    assert '| teacher |' in md and 'Measured on:' in md and 'student/teacher CPU latency' in md
-    assert (out/'compare.png').stat().st_size > 1000
-    ratio = df.cpu_ms['student'] / df.cpu_ms['teacher']
-    assert f'{ratio:.2f}x' in r.stdout and ('NOT faster' in r.stdout) == (ratio >= 1)
-
-def test_compare_cli_random_arch(work):
-    out = work['dir']/'compare_arch'
-    r = run('kdnb_compare', '--teacher', 'test_efficientnet@64', '--student', 'mobilevitv2_050@48', '--n-runs', 3, '--out', out)
-    df = pd.read_csv(out/'compare.csv').set_index('name')
-    assert df.image_size.tolist() == [64, 48] and 'frame_auc' not in df
-    assert 'randomly initialised' in r.stdout
-
-def test_export_cli(work):
-    from kdnb.models import load_checkpoint
-    import onnxruntime as ort
-    out = work['dir']/'export'
-    r = run('kdnb_export', '--checkpoint', work['student'], '--format', 'all', '--out', out)
-    assert r.stdout.count('max abs diff vs eager') == 3
-    model = load_checkpoint(work["student"])[0].eval()
-    sess = ort.InferenceSession(str(out/'mobilevitv2_050.onnx'), providers=['CPUExecutionProvider'])
-    ts = torch.jit.load(str(out/'mobilevitv2_050.pt'))
-    for shape in [(1, 3, 64, 64), (2, 3, 90, 70)]:
-        x = torch.rand(*shape)
-        with torch.no_grad(): ref = model(x).numpy()
-        np.testing.assert_allclose(sess.run(None, {'image': x.numpy()})[0], ref, atol=1e-4)
-        np.testing.assert_allclose(ts(x).detach().numpy(), ref, atol=1e-4)
-    assert (out/'mobilevitv2_050.ptl').stat().st_size > 10_000
 
 def test_evaluate_cli_sbi_checkpoint_on_folder(work):
     "A released-SBI-style checkpoint ({'model': {'net.*': ...}}) evaluated on a plain real/fake folder"
