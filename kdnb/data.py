@@ -40,7 +40,7 @@ def hflip(img, lms, box=None):
     "Mirror an image, its landmarks and (optionally) its box."
     w = img.shape[1]
     if box is not None: box = np.stack([[w-1-box[1,0], box[0,1]], [w-1-box[0,0], box[1,1]]])
-    return img[:, ::-1].copy(), flip_landmarks(lms, w), box
+    return cv2.flip(img, 1), flip_landmarks(lms, w), box
 
 # %% ../nbs/00_data.ipynb #6124977f
 def _clip_box(x0, y0, x1, y1, w, h):
@@ -70,10 +70,10 @@ def final_crop(imgs, box, rng=None):
 
 # %% ../nbs/00_data.ipynb #cb0f01eb
 def hull_mask(shape, lms, rng):
-    "Filled convex hull of the landmarks (the first 68 only with p=0.25) as a float32 mask."
+    "Filled convex hull of the landmarks (the first 68 only with p=0.25): a uint8 mask of 0 and 1, as SBI's."
     pts = lms[:68] if rng.random() < .25 else lms
-    mask = np.zeros(shape[:2], np.float32)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1.)
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1)
     return mask
 
 # %% ../nbs/00_data.ipynb #45776fe7
@@ -139,24 +139,31 @@ def elastic_field(shape, rng, alpha=50., sigma=7., scale=2):
     d = [cv2.GaussianBlur(o, (k,k), s, borderType=cv2.BORDER_CONSTANT)*(alpha*f) for o in d]
     return [cv2.resize(o, (w, h), interpolation=cv2.INTER_LINEAR) for o in d]
 
+_grids = {}
+def _grid(h, w):
+    "Pixel coordinates `(x, y)` of an h×w image (float32), kept per shape."
+    if (h, w) not in _grids:
+        if len(_grids) > 64: _grids.clear()
+        _grids[h, w] = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return _grids[h, w]
+
 def elastic_mask(mask, rng, alpha=50., sigma=7., scale=2):
-    "Elastic warp of the mask only (one field, one `cv2.remap`)."
+    "Elastic warp of the mask only (one field, one nearest-neighbour `cv2.remap`)."
     dx, dy = elastic_field(mask.shape, rng, alpha, sigma, scale)
-    x, y = np.meshgrid(np.arange(mask.shape[1], dtype=np.float32), np.arange(mask.shape[0], dtype=np.float32))
-    return cv2.remap(mask, x+dx, y+dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
+    x, y = _grid(*mask.shape)
+    dx += x; dy += y
+    return cv2.remap(mask, dx, dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
 
 # %% ../nbs/00_data.ipynb #8b81ca37
 def _odd(rng, lo=5, hi=25): return int(rng.integers(lo//2, hi//2+1))*2+1
 
 def blend_mask(mask, rng):
-    "Soften the mask at a random 192-256 px size: blur, keep the solid core, blur again, normalise, resize back."
+    "SBI's soft mask from a 0/1 mask (nonzero = inside): on uint8 at a random 192-256 px size, blur (rounds to 0/1), blur again, normalise, resize back."
     h, w = mask.shape
-    m = cv2.resize(mask, (int(rng.integers(192, 257)), int(rng.integers(192, 257))))
-    m = cv2.GaussianBlur(m, (_odd(rng),)*2, 0)
-    if m.max() <= 0: raise ValueError('blend mask is empty: the face hull left the crop')
-    m = (m/m.max() >= 1).astype(np.float32)
-    m = cv2.GaussianBlur(m, (_odd(rng),)*2, int(rng.integers(5, 46)))
-    if m.max() <= 0: raise ValueError('blend mask is empty: no solid core survived the blur')
+    m = cv2.resize((mask > 0).view(np.uint8), (int(rng.integers(192, 257)), int(rng.integers(192, 257))))  # uint8: stays 0/1
+    m = cv2.GaussianBlur(m, (_odd(rng),)*2, 0)                      # uint8: rounds back to 0/1, a smoother outline
+    if not m.any(): raise ValueError('blend mask is empty: the face hull left the crop')
+    m = cv2.GaussianBlur(m.astype(np.float32), (_odd(rng),)*2, int(rng.integers(5, 46)))
     return cv2.resize(m/m.max(), (w, h))
 
 def blend(src, tgt, mask):
@@ -194,8 +201,10 @@ def self_blend(img, # RGB uint8 frame
                times:dict=None): # if given, seconds spent per stage are added to it
     "One SBI pair from one frame: `(real, fake, mask)` crops at `image_size` (uint8, uint8, float32)."
     tm = _Timer(times)
-    if train and rng.random() < .5: img, lms, box = hflip(img, lms, box)
-    img, lms, box = loose_crop(img, lms, box);                  tm('crop')
+    flip = train and rng.random() < .5
+    img, lms, box = loose_crop(img, lms, box)                   # a no-op on a crop it made (what `FaceCache` keeps)
+    if flip: img, lms, box = hflip(img, lms, box)
+    tm('crop')
     mask = hull_mask(img.shape, lms, rng)
     src, tgt = source_target(img, rng);                         tm('source_target')
     src, mask = random_affine(src, mask, rng);                  tm('affine')
