@@ -4,19 +4,22 @@
 
 # %% ../nbs/00_data.ipynb #d13ee258
 from __future__ import annotations
-import json, time, warnings
+import hashlib, json, os, time, warnings
 from pathlib import Path
 import numpy as np, cv2, torch
 from fastai.data.load import DataLoader as FaiDataLoader
 from fastai.data.core import DataLoaders
 from fastcore.basics import patch
+from fastprogress.fastprogress import progress_bar
+from concurrent.futures import ThreadPoolExecutor
+from .cli import atomic_write, one_line, write_text
 
 # %% auto #0
-__all__ = ['reorder_landmarks', 'flip_landmarks', 'hflip', 'loose_crop', 'face_box', 'final_crop', 'hull_mask', 'rgb_shift',
-           'hsv_shift', 'brightness_contrast', 'downscale', 'sharpen', 'colour_jitter', 'source_transform',
+__all__ = ['IMAGE_EXTS', 'reorder_landmarks', 'flip_landmarks', 'hflip', 'loose_crop', 'face_box', 'final_crop', 'hull_mask',
+           'rgb_shift', 'hsv_shift', 'brightness_contrast', 'downscale', 'sharpen', 'colour_jitter', 'source_transform',
            'source_target', 'random_affine', 'elastic_field', 'elastic_mask', 'blend_mask', 'blend', 'post_augment',
-           'self_blend', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'sbi_items', 'SBIDataset',
-           'SBIDataLoader', 'sbi_dls']
+           'self_blend', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'FaceCache',
+           'frame_files', 'sbi_items', 'check_items', 'SBIDataset', 'SBIDataLoader', 'sbi_dls']
 
 # %% ../nbs/00_data.ipynb #8218c81c
 _FH_ORDER = [77,75,76,68,69,70,71,80,72,73,79,74,78] # raw 81-point indices of the forehead, in contour order
@@ -246,11 +249,16 @@ def read_landmarks(fn, face=0, shape=None):
     return reorder_landmarks(lms)
 
 def read_box(fn, face=0):
-    "Face box (2,2) of face `face` from an SBI retina .npy file ((n,7,2), (7,2) or (n,4)); None if it has no such face."
-    a = np.load(fn).astype(np.float32)
-    if a.ndim == 2 and a.shape[1] == 2: a = a[None]
-    a = a.reshape(len(a), -1, 2)
-    return a[face][:2] if face < len(a) and a.shape[1] >= 2 else None
+    "Face box (2,2) of face `face` from an SBI retina .npy file ((n,7,2) or (n,2,2); also (7,2), (2,2), (n,4)); None if it has no such face."
+    try: a = np.load(fn)
+    except Exception as e: raise ValueError(f'cannot read box file {fn}: {e}') from None
+    if a.ndim == 2: a = a[None] if a.shape[1] == 2 else a.reshape(len(a), -1, 2) if a.shape[1] == 4 else a
+    if a.ndim != 3 or a.shape[1:] not in ((7, 2), (2, 2)) or not np.issubdtype(a.dtype, np.number):
+        raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
+    if face >= len(a): return None
+    b = a[face, :2].astype(np.float32)
+    if not np.isfinite(b).all() or (b[1] <= b[0]).any(): raise ValueError(f'box file {fn}: face {face} is not a box: {b.tolist()}')
+    return b
 
 def load_face(item):
     "`(img, lms or None, box or None)` for a `FaceItem`."
@@ -259,6 +267,46 @@ def load_face(item):
     box = None if item.box_path is None or not Path(item.box_path).exists() else read_box(item.box_path, item.face)
     return img, lms, box
 
+# %% ../nbs/00_data.ipynb #e2be0405
+def _stat(fn):
+    "`[size, mtime_ns]` of a file, None when there is none."
+    try: s = os.stat(fn)
+    except (OSError, TypeError): return None
+    return [s.st_size, s.st_mtime_ns]
+
+class FaceCache:
+    "Loose face crops `(img, lms, box)` of `FaceItem`s, decoded once: in memory up to `max_mb`, optionally on disk; keyed by path, size and mtime."
+    def __init__(self, max_mb:float=1024, # memory per process, MiB (0: no memory layer)
+                 folder=None): # also keep the crops as .npz files here (shared by workers and runs)
+        self.max_bytes, self.folder, self.mem, self.nbytes, self.hits, self.misses = max_mb*2**20, folder, {}, 0, 0, 0
+    def key(self, o): return repr((str(o.path), o.face, _stat(o.path), _stat(o.lms_path), _stat(o.box_path)))
+    def __call__(self, o):
+        k = self.key(o)
+        if (r := self.mem.get(k)) is not None: self.hits += 1; return r
+        self.misses += 1
+        fn = None if self.folder is None else Path(self.folder)/f'{hashlib.sha1(k.encode()).hexdigest()}.npz'
+        if (r := self._read(fn)) is None:
+            img, lms, box = r = load_face(o)
+            if lms is not None: img, lms, box = loose_crop(img, lms, box); r = (np.ascontiguousarray(img), lms, box)
+            if fn is not None: self._write(fn, r)
+        for a in r:
+            if a is not None: a.flags.writeable = False       # shared by every pair made from it
+        if self.nbytes + (n := sum(a.nbytes for a in r if a is not None)) <= self.max_bytes: self.mem[k] = r; self.nbytes += n
+        return r
+
+# %% ../nbs/00_data.ipynb #ee66c6d8
+@patch
+def _read(self:FaceCache, fn):
+    if fn is None or not fn.exists(): return None
+    try:
+        with np.load(fn, allow_pickle=False) as z: return tuple(z[n] if n in z else None for n in ('img', 'lms', 'box'))
+    except Exception: return None                                # a damaged cache file: decode the frame again
+
+@patch
+def _write(self:FaceCache, fn, r):
+    fn.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(fn) as f: np.savez(f, **{n: a for n, a in zip(('img', 'lms', 'box'), r) if a is not None})
+
 # %% ../nbs/00_data.ipynb #d44913b7
 def _split_ids(root, split):
     "Video ids named in `<root>/<split>.json` (a list of id pairs, or of ids)."
@@ -266,20 +314,31 @@ def _split_ids(root, split):
     if not fn.exists(): raise FileNotFoundError(f'split file {fn} not found')
     try: ids = json.loads(fn.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'split file {fn} is not valid JSON: {e}') from None
-    ids = sorted({str(i) for o in ids for i in (o if isinstance(o, (list, tuple)) else [o])})
+    bad = json.dumps(ids)[:60] if not isinstance(ids, list) else next((f'entry {k}: {json.dumps(o)}' for k, o in enumerate(ids)
+           if not (isinstance(o, str) or isinstance(o, list) and o and all(isinstance(i, str) for i in o))), None)
+    if bad: raise ValueError(f'split file {fn} must be a list of video id pairs like [["000", "003"], ...], got {bad}')
+    ids = sorted({i for o in ids for i in (o if isinstance(o, list) else [o])})
     if not ids: raise ValueError(f'split file {fn} names no videos')
     return ids
 
 def _n_faces(fn):
-    a = np.load(fn, mmap_mode='r')
+    try: a = np.load(fn, mmap_mode='r')
+    except Exception as e: raise ValueError(f'cannot read landmarks {fn}: {e}') from None
     return len(a) if a.ndim == 3 else 1
 
 def _frame_key(fn): return (0, int(fn.stem), '') if fn.stem.isdigit() else (1, 0, fn.stem)  # 1000.png after 999.png
 
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
+def frame_files(folder):
+    "The frames in `folder` (.png, .jpg or .jpeg in any case) in frame-number order; [] when there is no such folder."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()), key=_frame_key)
+
 def _frame_items(root, base, vid, label=0, n_frames=None, all_faces=False,
                  need_lms=False): # True: frames without landmarks are skipped (SBI needs them)
     "Items for the frames of `<base>/frames/<vid>` with landmarks (all frames, full-frame, if it has no landmark folder)."
-    fns = sorted((base/'frames'/vid).glob('*.png'), key=_frame_key)
+    fns = frame_files(base/'frames'/vid)
     if n_frames and len(fns) > n_frames: fns = [fns[i] for i in np.linspace(0, len(fns)-1, n_frames).round().astype(int)]
     has_lms, video = (base/'landmarks'/vid).is_dir(), str((base/'frames'/vid).relative_to(root))
     if need_lms and not has_lms: return [], len(fns)
@@ -311,28 +370,87 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
     if not res: raise ValueError(f'no frames with landmarks for split {split!r} under {b}')
     return res
 
+# %% ../nbs/00_data.ipynb #4bcc5dd4
+def _check_one(o):
+    "'' when every file of item `o` reads, else why not (naming the file)."
+    try: load_face(o); return ''
+    except (ValueError, OSError, cv2.error) as e: return one_line(e)
+
+def _check_file(root):
+    root = Path(root).resolve()
+    if os.access(root, os.W_OK): return root/'.kdnb_check.json'
+    return Path.home()/'.cache'/'kdnb'/f'check_{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.json'
+
+def check_items(items, # `FaceItem`s
+                root, # their data root: keys are relative to it and the results are kept for it
+                workers:int=None): # threads (default: one per core)
+    "`[(item, reason)]` for every item whose frame, landmark or box file cannot be read; results kept by size and mtime."
+    cf = _check_file(root)
+    try: done = json.loads(cf.read_text())
+    except (OSError, ValueError): done = {}
+    key = lambda o: f'{os.path.relpath(o.path, root)}#{o.face}'
+    stamp = lambda o: [_stat(o.path), _stat(o.lms_path), _stat(o.box_path)]
+    todo = [o for o in items if done.get(key(o), [None])[:3] != stamp(o)]
+    if todo:
+        with ThreadPoolExecutor(workers or os.cpu_count()) as ex:
+            res = list(progress_bar(ex.map(_check_one, todo), total=len(todo), display=len(todo) > 500, leave=False))
+        done.update({key(o): stamp(o) + [r] for o, r in zip(todo, res)})
+        try: cf.parent.mkdir(parents=True, exist_ok=True); write_text(cf, json.dumps(done))
+        except OSError: pass                                     # nowhere to keep them: the next run checks again
+    return [(o, done[key(o)][3]) for o in items if done[key(o)][3]]
+
 # %% ../nbs/00_data.ipynb #29e65610
 class SBIDataset(torch.utils.data.Dataset):
-    "SBI pairs `(real, fake, mask)` from real face items; validation pairs are fixed per index by `seed`."
-    def __init__(self, items, image_size=380, train=True, seed=0): self.items, self.image_size, self.train, self.seed = items, image_size, train, seed
+    "SBI pairs `(real, fake, mask)` of real face items; validation pairs fixed per index by `seed`; failing items replaced and counted."
+    def __init__(self, items, image_size=380, train=True, seed=0,
+                 cache=None, # a `FaceCache` (default: a new one)
+                 max_skip:int=20): # failing items in a row before an error
+        self.items, self.image_size, self.train, self.seed, self.max_skip = items, image_size, train, seed, max_skip
+        self.cache, self._skipped = FaceCache() if cache is None else cache, torch.zeros(1, dtype=torch.long).share_memory_()
     def __len__(self): return len(self.items)
+    @property
+    def n_skipped(self): return int(self._skipped.item())   # pairs replaced so far, over all loader workers
     def rng(self, i):
         return np.random.default_rng([self.seed, i]) if not self.train else np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-    def __getitem__(self, i):
+    def pair(self, i):
+        "The pair of item `i`, or an error naming its file."
         o = self.items[i]
         try:
-            img, lms, box = load_face(o)
+            img, lms, box = self.cache(o)
             return self_blend(img, lms, self.rng(i), box, self.image_size, self.train)
         except ValueError as e:
             raise ValueError(f'{o.path}: {e}' if str(o.path) not in str(e) else str(e)) from None
+    def __getitem__(self, i):
+        for k in range(self.max_skip + 1):
+            try: return self.pair(i)
+            except (ValueError, OSError, cv2.error) as e: err = e
+            if k == self.max_skip: break
+            if not self._skipped.item(): warnings.warn(f'skipping a pair that failed: {one_line(err)}')
+            self._skipped += 1
+            i = int(torch.randint(0, len(self), ()).item()) if self.train else (i + 1) % len(self)
+        raise ValueError(f'{one_line(err)} ({self.max_skip} replacement items failed too)' if self.max_skip else one_line(err))
 
+# %% ../nbs/00_data.ipynb #525b6934
 def _to_tensor(imgs): return torch.from_numpy(np.stack(imgs)).permute(0,3,1,2).float().div_(255)
+
+def _unwrap(e):
+    "The error a loader worker raised, as its one line (torch wraps it in 'Caught ... in DataLoader worker process' and a traceback)."
+    lines = str(e).strip().splitlines()
+    if len(lines) < 2 or 'DataLoader worker process' not in lines[0]: return e
+    msg = lines[-1].split(': ', 1)[-1]
+    try: return type(e)(msg)
+    except Exception: return RuntimeError(msg)
 
 class SBIDataLoader(FaiDataLoader):
     "A fastai `DataLoader` whose batches are n reals followed by their n SBI fakes (labels 0…0 1…1)."
     def create_batch(self, b):
         r, f, _ = zip(*b)
         return _to_tensor(r + f), torch.cat([torch.zeros(len(r)), torch.ones(len(f))]).long()
+    def __iter__(self):
+        try: yield from super().__iter__()
+        except Exception as e:
+            if (u := _unwrap(e)) is e: raise
+            raise u from None
 
 # %% ../nbs/00_data.ipynb #bee4c330
 def _show_pairs(ds, idxs, figsize=None):
@@ -351,17 +469,37 @@ def show_batch(self:SBIDataLoader, max_n=4, figsize=None, **kwargs):
     return _show_pairs(self.dataset, list(idxs), figsize)
 
 # %% ../nbs/00_data.ipynb #e97546e8
+def _preflight(items, root, skip):
+    "Items of every split without the bad ones, and the `(item, reason)` list; an error listing them unless `skip`."
+    bad = check_items([o for v in items.values() for o in v], root)
+    if bad and not skip: raise ValueError(f'{len(bad)} frame(s) under {root} have unreadable files (skip_bad_frames=True leaves them out):\n'
+                                          + '\n'.join(r for _, r in bad))
+    if bad: warnings.warn(f'skip_bad_frames: left out {len(bad)} frame(s) with unreadable files, the first: {bad[0][1]}')
+    out = {id(o) for o, _ in bad}
+    items = {k: [o for o in v if id(o) not in out] for k, v in items.items()}
+    for k, v in items.items():
+        if not v: raise ValueError(f'no readable frames left in split {k!r} under {root}')
+    return items, bad
+
 def sbi_dls(root, # dataset root (SBI-preprocessed FF++ layout)
             image_size:int=380, # output side
             bs:int=32, # images per batch (reals + fakes, as in SBI)
             seed:int=0, # seed of the fixed validation fakes
             n_frames:int=None, # frames per video (None: all)
             compression='c23', # c23 or raw
-            num_workers:int=0, # loader worker processes
-            device=None): # device for the batches
-    "fastai `DataLoaders` of SBI pairs: train from `train.json`, fixed validation fakes from `val.json`."
+            num_workers:int=0, # loader worker processes (kept alive between epochs, with their caches)
+            device=None, # device for the batches
+            skip_bad_frames:bool=False, # leave out frames that fail the pre-flight check (else stop with the list)
+            check:bool=True, # pre-flight check of every frame, landmark and box file (remembered by size and mtime)
+            cache_mb:float=1024, # memory per loader process for decoded face crops (0: none)
+            cache_dir=None): # also keep decoded crops on disk in this folder
+    "fastai `DataLoaders` of SBI pairs: train from `train.json`, fixed validation fakes from `val.json`; `dls.bad_files` lists what was left out."
     if bs < 2 or bs % 2: raise ValueError(f'bs counts images (reals + fakes) and must be even and >= 2, got {bs}')
-    tr, va = [SBIDataset(sbi_items(root, s, compression, n_frames), image_size, s == 'train', seed) for s in ('train', 'val')]
-    dls = DataLoaders(SBIDataLoader(tr, bs=bs//2, shuffle=True, drop_last=len(tr) >= bs//2, num_workers=num_workers),
-                      SBIDataLoader(va, bs=bs//2, shuffle=False, num_workers=num_workers), path=root, device=device)
+    items, bad = {s: sbi_items(root, s, compression, n_frames) for s in ('train', 'val')}, []
+    if check: items, bad = _preflight(items, root, skip_bad_frames)
+    cache, kw = FaceCache(cache_mb, cache_dir), dict(num_workers=num_workers, persistent_workers=num_workers > 0)
+    tr, va = [SBIDataset(items[s], image_size, s == 'train', seed, cache) for s in ('train', 'val')]
+    dls = DataLoaders(SBIDataLoader(tr, bs=bs//2, shuffle=True, drop_last=len(tr) >= bs//2, **kw),
+                      SBIDataLoader(va, bs=bs//2, shuffle=False, **kw), path=root, device=device)
+    dls.bad_files = bad
     return dls
