@@ -1,14 +1,15 @@
-"""SBI pairs per second per process, with a per-stage breakdown, on synthetic faces.
+"""SBI pairs per second per process, cold (first epoch: every frame decoded) and warm (decoded crops cached).
 
 Inputs mimic the reference measurement: 448x296 frames with ~150 px faces (81 landmarks, detector box),
-read from PNG/NPY files like a training run. One process, OpenCV single-threaded.
-Run from the repository root: `python bench/sbi_throughput.py [--runs 5] [--pairs 40]`.
+read from PNG/NPY files like a training run. One process, one thread (OpenCV, OpenMP and torch).
+Each run makes a fresh `FaceCache`, makes one pair per item (cold), then one more per item (warm); sizes and
+runs are interleaved and the medians printed, in CPU time of this process (robust on a shared machine).
+Run from the repository root: `python bench/sbi_throughput.py [--runs 7] [--ids 8] [--frames 4]`.
 """
 import argparse, os, platform, statistics, tempfile, time
-os.environ.setdefault('OMP_NUM_THREADS', '1')
-from functools import partial
+for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(v, '1')
 from pathlib import Path
-import numpy as np, cv2
+import numpy as np, cv2, torch
 import kdnb.data as D, kdnb.synthetic as S
 
 def frame(seed, i):
@@ -17,7 +18,7 @@ def frame(seed, i):
     img = cv2.copyMakeBorder(img[37:333], 0, 0, 39, 39, cv2.BORDER_REFLECT)
     return img, lms + np.array([39, -37], np.float32)
 
-def write_set(root, n_ids=4, n_frames=4):
+def write_set(root, n_ids=8, n_frames=4):
     "Write frames, landmarks and boxes as the SBI layout stores them; return FaceItems."
     items = []
     for v in range(n_ids):
@@ -28,43 +29,60 @@ def write_set(root, n_ids=4, n_frames=4):
             items.append(D.FaceItem(fn, root/'o/landmarks'/f'{v:03d}'/f'{i:03d}.npy', root/'o/retina'/f'{v:03d}'/f'{i:03d}.npy'))
     return items
 
-def run(items, size, n, seed):
-    "Mean wall and CPU ms per pair over `n` pairs, and mean CPU ms per stage."
-    rng, times = np.random.default_rng(seed), {}
+def epoch(items, cache, size, rng, times):
+    "CPU and wall ms per pair over one pass of `items`; CPU seconds per stage are added to `times`."
     w0, c0 = time.perf_counter(), time.process_time()
-    for k in range(n):
+    for o in items:
         t = time.process_time()
-        img, lms, box = D.load_face(items[k % len(items)])
+        img, lms, box = cache(o)
         times['read'] = times.get('read', 0.) + time.process_time() - t
         D.self_blend(img, lms, rng, box, size, True, times)
-    return 1000*(time.perf_counter()-w0)/n, 1000*(time.process_time()-c0)/n, {k: 1000*v/n for k, v in times.items()}
+    return 1000*(time.process_time()-c0)/len(items), 1000*(time.perf_counter()-w0)/len(items)
 
-def bench(items, size, runs, n):
-    "Medians over `runs` runs of `n` pairs."
-    res = [run(items, size, n, r) for r in range(runs)]
-    wall, cpu = statistics.median(r[0] for r in res), statistics.median(r[1] for r in res)
-    return wall, cpu, {k: statistics.median(r[2][k] for r in res) for k in res[0][2]}
+def read_parts(items, n=5):
+    "Median CPU ms per call of the pieces of a cold read."
+    o = items[0]
+    parts = dict(decode_png=lambda: D.read_image(o.path), landmarks_npy=lambda: D.read_landmarks(o.lms_path, 0, (296, 448)),
+                 box_npy=lambda: D.read_box(o.box_path))
+    res = {}
+    for k, f in parts.items():
+        ts = []
+        for _ in range(n):
+            t = time.process_time()
+            for _ in range(50): f()
+            ts.append(20*(time.process_time()-t))
+        res[k] = statistics.median(ts)
+    return res
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--runs', type=int, default=5); p.add_argument('--pairs', type=int, default=40)
+    p.add_argument('--runs', type=int, default=7); p.add_argument('--ids', type=int, default=8); p.add_argument('--frames', type=int, default=4)
     a = p.parse_args()
-    cv2.setNumThreads(1)
-    D._Timer.clock = staticmethod(time.process_time)    # per-process cost, robust to other jobs on the machine
+    cv2.setNumThreads(1); torch.set_num_threads(1)
+    D._Timer.clock = staticmethod(time.process_time)
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
     print(f'machine: {cpu}, {os.cpu_count()} logical cores; python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}')
-    print(f'input: 448x296 frames, faces ~150 px; {a.runs} runs x {a.pairs} pairs, median; one process, cv2 threads 1; CPU time of this process')
+    print(f'input: {a.ids*a.frames} frames 448x296 (PNG) with ~150 px faces, landmarks and boxes (NPY); {a.runs} runs, median; '
+          'one process, one thread; CPU ms of this process')
     with tempfile.TemporaryDirectory() as d:
-        items = write_set(Path(d))
-        img, lms, box = D.load_face(items[0]); D.self_blend(img, lms, np.random.default_rng(0), box)   # warm-up
-        full = D.elastic_mask
-        for label, fn in (('elastic at 1/2 size (default)', full), ('elastic at full size', partial(full, scale=1))):
-            D.elastic_mask = fn
+        items = write_set(Path(d), a.ids, a.frames)
+        epoch(items[:4], D.FaceCache(), 380, np.random.default_rng(0), {})       # warm-up: imports, page cache
+        load0, res = os.getloadavg()[0], {}
+        for r in range(a.runs):
             for size in (380, 256):
-                wall, cpu, st = bench(items, size, a.runs, a.pairs)
-                print(f'\n{label}, {size} px: {cpu:.2f} ms CPU/pair = {1000/cpu:.0f} pairs/s per process '
-                      f'(wall {wall:.2f} ms: {os.getloadavg()[0]:.1f} load on {os.cpu_count()} cores)')
-                print('  CPU ms per stage: ' + ', '.join(f'{k} {v:.2f}' for k, v in st.items()))
-        D.elastic_mask = full
+                cache, rng = D.FaceCache(), np.random.default_rng(r)
+                for kind in ('cold', 'warm'):
+                    times = {}
+                    cpu_ms, wall_ms = epoch(items, cache, size, rng, times)
+                    res.setdefault((size, kind), []).append((cpu_ms, wall_ms, {k: 1000*v/len(items) for k, v in times.items()}))
+        load1 = os.getloadavg()[0]
+        print(f'load average {load0:.1f} at the start, {load1:.1f} at the end, on {os.cpu_count()} logical cores\n')
+        print('size  cache  CPU ms/pair  pairs/s  wall ms/pair | CPU ms per stage')
+        for (size, kind), v in res.items():
+            med = lambda f: statistics.median(f(o) for o in v)
+            cpu_ms, wall_ms = med(lambda o: o[0]), med(lambda o: o[1])
+            st = ', '.join(f'{k} {med(lambda o: o[2][k]):.2f}' for k in v[0][2])
+            print(f'{size:4d}  {kind:5s}  {cpu_ms:11.2f}  {1000/cpu_ms:7.0f}  {wall_ms:12.2f} | {st}')
+        print('\ncold read, CPU ms per call: ' + ', '.join(f'{k} {v:.2f}' for k, v in read_parts(items).items()))
 
 if __name__ == '__main__': main()

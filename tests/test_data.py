@@ -50,3 +50,18 @@ def test_bad_arguments(tmp_path, args, msg):
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1] == f'kdnb_synth: error: {msg}'
     assert 'Traceback' not in r.stderr and not (tmp_path/'x').exists()
+
+def test_loader_workers_skip_count_and_one_line_errors(tmp_path):
+    "With worker processes, a bad frame is replaced and counted across workers, and a fatal error is the main process's one line."
+    from kdnb.synthetic import make_synthetic_dataset
+    from kdnb.data import sbi_dls, SBIDataset, SBIDataLoader, FaceItem
+    root = make_synthetic_dataset(tmp_path/'d', n_videos=6, n_frames=2, size=96)
+    bad = root/'original_sequences/youtube/c23/frames/000/001.png'
+    bad.write_bytes(b'not a png')
+    dls = sbi_dls(root, image_size=32, bs=4, num_workers=2, check=False)
+    for _ in range(2): assert sum(len(yb) for _, yb in dls.train) == 8   # persistent workers: epoch 2 works as epoch 1
+    assert 2 <= dls.train.dataset.n_skipped                # counted in the workers, read in the main process
+    with pytest.raises(ValueError, match='1 frame\\(s\\) under'): sbi_dls(root, image_size=32, bs=4)
+    ds = SBIDataset([FaceItem(bad, root/'original_sequences/youtube/c23/landmarks/000/001.npy')], 32, max_skip=0)
+    with pytest.raises(ValueError) as e: next(iter(SBIDataLoader(ds, bs=1, num_workers=1)))
+    assert str(e.value) == f'cannot read image {bad}: missing, corrupt or not an image'
