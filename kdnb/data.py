@@ -164,9 +164,9 @@ def blend_mask(mask, rng):
     "SBI's soft mask from a 0/1 mask (nonzero = inside): on uint8 at a random 192-256 px size, blur (rounds to 0/1), blur again, normalise, resize back."
     h, w = mask.shape
     m = cv2.resize((mask > 0).view(np.uint8), (int(rng.integers(192, 257)), int(rng.integers(192, 257))))  # uint8: stays 0/1
-    m = cv2.GaussianBlur(m, (_odd(rng),)*2, 0)                      # uint8: rounds back to 0/1, a smoother outline
+    m = (cv2.GaussianBlur(m.astype(np.float32), (_odd(rng),)*2, 0) >= .5).astype(np.float32)  # = a uint8 blur: 0/1, smoother
     if not m.any(): raise ValueError('blend mask is empty: the face hull left the crop')
-    m = cv2.GaussianBlur(m.astype(np.float32), (_odd(rng),)*2, int(rng.integers(5, 46)))
+    m = cv2.GaussianBlur(m, (_odd(rng),)*2, int(rng.integers(5, 46)))
     return cv2.resize(m/m.max(), (w, h))
 
 def blend(src, tgt, mask):
