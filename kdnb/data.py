@@ -393,7 +393,8 @@ def check_items(items, # `FaceItem`s
     todo = [o for o in items if done.get(key(o), [None])[:3] != stamp(o)]
     if todo:
         with ThreadPoolExecutor(workers or os.cpu_count()) as ex:
-            res = list(progress_bar(ex.map(_check_one, todo), total=len(todo), display=len(todo) > 500, leave=False))
+            res = ex.map(_check_one, todo)
+            res = list(progress_bar(res, total=len(todo), leave=False) if len(todo) > 500 else res)
         done.update({key(o): stamp(o) + [r] for o, r in zip(todo, res)})
         try: cf.parent.mkdir(parents=True, exist_ok=True); write_text(cf, json.dumps(done))
         except OSError: pass                                     # nowhere to keep them: the next run checks again
