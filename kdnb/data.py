@@ -304,8 +304,10 @@ def _read(self:FaceCache, fn):
 
 @patch
 def _write(self:FaceCache, fn, r):
-    fn.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(fn) as f: np.savez(f, **{n: a for n, a in zip(('img', 'lms', 'box'), r) if a is not None})
+    try:
+        with atomic_write(fn) as f: np.savez(f, **{n: a for n, a in zip(('img', 'lms', 'box'), r) if a is not None})
+    except OSError as e:                                         # a full or read-only disk must not fail the pairs
+        warnings.warn(f'FaceCache: {one_line(e)}; decoded crops are no longer kept on disk'); self.folder = None
 
 # %% ../nbs/00_data.ipynb #d44913b7
 def _split_ids(root, split):
