@@ -271,6 +271,17 @@ def _cropped(out)->tuple[list, list]:
         elif kind == 'manipulated_sequences': fake.add(m.stem)
     return sorted(real), sorted(fake)
 
+def _check_splits(out, splits=None):
+    "Refuse to replace split files in `out` that kdnb_crop did not write, or to read `--splits` from `out` itself."
+    out = Path(out)
+    if splits and Path(splits).resolve() == out.resolve():
+        raise ValueError(f"--splits {splits} is the output folder, whose split files kdnb_crop rewrites: keep FF++'s files elsewhere")
+    mark = out/'.kdnb_crop'/'splits.json'
+    ours = json.loads(mark.read_text()) if mark.is_file() else {}
+    for k in ('train', 'val', 'test', 'videos'):
+        if (fn := out/f'{k}.json').exists() and fn.read_text() != ours.get(k):
+            raise ValueError(f"{fn} exists and kdnb_crop did not write it: move it away, or give FF++'s split files with --splits DIR")
+
 def _fractions(s)->tuple:
     "`'0.8,0.1,0.1'` (or a tuple) as three shares that sum to 1 (train and val above 0)."
     try: f = tuple(float(o) for o in (s.split(',') if isinstance(s, str) else s))
@@ -288,8 +299,10 @@ def write_splits(out, # a kdnb_crop output folder
     if not reals: return None
     if splits: split, how = official_split(splits, reals), f"FF++'s split files from {splits}"
     else: split, how = seeded_split(reals, fakes, fractions, seed), f"a split by video, seed {seed}, {'/'.join(f'{round(100*f)}' for f in fractions)}"
-    for k, v in split.items(): write_text(Path(out)/f'{k}.json', json.dumps(v))
-    write_text(Path(out)/'videos.json', json.dumps(reals))
+    _check_splits(out, splits)
+    texts = {k: json.dumps(v) for k, v in (split | dict(videos=reals)).items()}
+    for k, t in texts.items(): write_text(Path(out)/f'{k}.json', t)
+    write_text(Path(out)/'.kdnb_crop'/'splits.json', json.dumps(texts))     # what kdnb_crop wrote, so it may rewrite them
     n = {k: len({i for p in v for i in p}) for k, v in split.items()}
     lost = len(reals) - len(set().union(*({i for p in v for i in p} for v in split.values())))
     return (f'{how}: train {n["train"]}, val {n["val"]}, test {n["test"]} real videos' + (' (each fake with its target)' if fakes and not splits else '')
@@ -312,7 +325,7 @@ def _report(src, out, jobs, results, splits, fractions, seed)->dict:
     for r in results:
         if 'error' in r: print(f"kdnb_crop: skipped {r['error']}")
     ok = [r for r, (*_, l) in zip(results, jobs) if 'error' not in r]
-    empty = [Path(r['video']).name for r in ok if not r['frames']]
+    empty = [r['video'] for r in ok if not r['frames']]
     if empty: print(f"kdnb_crop: no face in {len(empty)} video(s), left out of every split file: {', '.join(empty[:8])}{' …' if len(empty) > 8 else ''}")
     labels = [l for r, (*_, l) in zip(results, jobs) if 'error' not in r and r['frames']]
     summary = dict(videos=len(labels), real=labels.count('real'), fake=labels.count('fake'), no_face_videos=len(empty),
@@ -332,6 +345,7 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', u
     "Crop every video under `src` into `out`, labelled by its layout, and write the split files; returns the summary"
     out, jobs, fractions = Path(out), find_videos(src, label, compression), _fractions(fractions)
     if splits: official_split(splits)                       # a bad split file stops before hours of cropping
+    _check_splits(out, splits)
     _init_worker(detector, upsample)                        # fail early (and fall back once) in the main process
     args = [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs]
     if workers > 1:
