@@ -346,6 +346,8 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', u
     out, jobs, fractions = Path(out), find_videos(src, label, compression), _fractions(fractions)
     if splits: official_split(splits)                       # a bad split file stops before hours of cropping
     _check_splits(out, splits)
+    if not splits and Path(src).is_dir() and all((Path(src)/f'{k}.json').is_file() for k in ('train', 'val', 'test')):
+        print(f"kdnb_crop: {src} holds train.json, val.json and test.json; to use them rather than a seeded split, give --splits {src}")
     _init_worker(detector, upsample)                        # fail early (and fall back once) in the main process
     args = [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs]
     if workers > 1:
