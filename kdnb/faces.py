@@ -164,6 +164,7 @@ def find_videos(src, # a video file, a folder of videos, an FF++ tree (or a fold
     src = Path(src)
     if not src.exists(): raise FileNotFoundError(f"{src}: no such video or folder")
     if label not in (None, 'real', 'fake'): raise ValueError(f"--label must be 'real' or 'fake', not {label!r}")
+    if compression not in ('raw', 'c23', 'c40'): raise ValueError(f"--compression must be raw, c23 or c40 (what kdnb reads), not {compression!r}")
     vids = [src] if src.is_file() else sorted(p for p in src.rglob('*') if p.suffix.lower() in VIDEO_EXTS and p.is_file())
     if not vids: raise FileNotFoundError(f"{src}: no video files ({', '.join(VIDEO_EXTS)}) found")
     if any(_ff_place(v.absolute()) for v in vids): return _ff_videos(src, vids, label)   # absolute: SRC may be inside the tree
