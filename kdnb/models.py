@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_models.ipynb #288060a6
 from __future__ import annotations
-import os, re, glob, math, tempfile
+import os, re, glob, math, pickle, warnings
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np, torch, timm
@@ -13,10 +13,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from fastcore.basics import store_attr, patch
 import kdnb
+from .cli import atomic_write, stale_tmp
 
 # %% auto #0
-__all__ = ['default_size', 'timm_input', 'KdnbModel', 'create_model', 'feature_info', 'save_checkpoint', 'resolve_checkpoint',
-           'load_checkpoint', 'sbi_to_timm', 'load_sbi_teacher', 'model_info']
+__all__ = ['default_size', 'timm_input', 'KdnbModel', 'create_model', 'feature_info', 'save_checkpoint', 'clean_stale_tmp',
+           'resolve_checkpoint', 'load_checkpoint', 'effnet_to_timm', 'load_sbi_teacher', 'load_pretrained',
+           'model_info']
 
 # %% ../nbs/01_models.ipynb #b3f97712
 _SIZES = {'tf_efficientnet_b4': 380}  # SBI's teacher is trained at 380 px
@@ -69,14 +71,16 @@ def create_model(arch:str='mobilevitv2_200', # any timm model name
                  image_size:int|None=None, # input size; None: `default_size(arch)` (or the checkpoint's)
                  num_classes:int=2, # logits: 0 = real, 1 = fake
                  weights=None, # a kdnb checkpoint, an SBI checkpoint or a timm state dict (file, glob or run dir)
+                 pretrained=False, # starting weights: False (random), True (timm's, downloaded) or a local weights file
                 )->KdnbModel:
-    "A `KdnbModel` around timm's `arch` with random weights, or the `weights` from a file."
+    "A `KdnbModel` around timm's `arch`: random, ImageNet-`pretrained`, or the `weights` of a checkpoint (which win)."
     if weights is not None:
         model, _ = load_checkpoint(weights, arch=arch, num_classes=num_classes)
         if image_size: model.image_size = image_size
         return model
-    net = timm.create_model(arch, pretrained=False, num_classes=num_classes)
-    return KdnbModel(net, arch, image_size or default_size(arch, net), None)
+    net = _timm_pretrained(arch, num_classes) if pretrained is True else timm.create_model(arch, num_classes=num_classes)
+    if pretrained not in (False, True, None): load_pretrained(net, pretrained)
+    return KdnbModel(net, arch, image_size or default_size(arch, net), timm_input(net) if pretrained else None)
 
 # %% ../nbs/01_models.ipynb #ccfd335d
 def feature_info(model:KdnbModel)->list[dict]:
@@ -110,11 +114,16 @@ def save_checkpoint(fname, # where to write (parents are created)
                 image_size=model.image_size, input=model.input, num_classes=model.num_classes, epoch=epoch,
                 val_auc=None if val_auc is None else float(val_auc), config=_plain(config),
                 kdnb_version=kdnb.__version__, **_plain(extra))
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=f'.{fname.name}.', suffix='.tmp'); os.close(fd)
-    try: torch.save(ckpt, tmp); os.replace(tmp, fname)
-    except BaseException: Path(tmp).unlink(missing_ok=True); raise
-    return fname
+    with atomic_write(fname) as f: torch.save(ckpt, f)
+    return Path(fname)
+
+def clean_stale_tmp(folder, # a folder checkpoints are written to (e.g. a run's `weights/`)
+                    verbose:bool=True)->list[Path]:
+    "Remove the temporary files (`.*.tmp*`) an interrupted write left in `folder`; returns them."
+    found = stale_tmp(folder) if Path(folder).is_dir() else []
+    for p in found: p.unlink(missing_ok=True)
+    if found and verbose: print(f'removed {len(found)} temporary file(s) left in {folder} by an interrupted write')
+    return found
 
 # %% ../nbs/01_models.ipynb #094a8367
 def _val_auc(fname:Path)->float:
@@ -151,15 +160,36 @@ def resolve_checkpoint(spec, # a file, a glob, a run directory, optionally follo
     return fname
 
 # %% ../nbs/01_models.ipynb #de84e859
+def _first(msg:str)->str:
+    "The first sentence of an error message."
+    return re.split(r'(?<=[.!?])\s|\n', msg.strip(), maxsplit=1)[0] if msg.strip() else ''
+
 def _read(fname:Path, map_location='cpu')->dict:
-    "The dict in checkpoint file `fname`, or a one-line error saying it is not a checkpoint."
-    try: ckpt = torch.load(fname, map_location=map_location, weights_only=True)
+    "The dict in checkpoint file `fname`, or a one-line error saying why it is not one."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # pickle-protocol notices
+            ckpt = torch.load(fname, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if m := re.search(r'GLOBAL ([\w.]+)', str(e)):
+            raise ValueError(f'{fname}: this file contains code objects and was not loaded (it refers to {m[1]})') from None
+        raise ValueError(f'{fname} is not a checkpoint (not a file written by torch.save)') from None
+    except (KeyError, EOFError, UnicodeDecodeError):
+        raise ValueError(f'{fname} is not a checkpoint (not a file written by torch.save)') from None
     except Exception as e:
-        m = re.search(r'WeightsUnpickler error:\s*(.+?)(\. |\n|$)', str(e))
-        why = m[1] if m else (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f'{fname} is not a checkpoint torch.load(weights_only=True) can read ({why[:150]})') from None
+        raise ValueError(f'{fname} is not a checkpoint torch.load can read ({_first(str(e)) or type(e).__name__})') from None
     if not isinstance(ckpt, dict) or not ckpt: raise ValueError(f'{fname} is not a checkpoint (no dict of tensors)')
     return ckpt
+
+def _tensors(d:Mapping, fname)->dict:
+    "The state dict in a weights file (also under 'state_dict', 'model' or 'state_dict_ema'), without `module.`/`net.` prefixes."
+    for k in ('state_dict', 'model', 'state_dict_ema'):
+        if isinstance(d.get(k), Mapping): d = d[k]; break
+    if not d or not all(isinstance(v, torch.Tensor) for v in d.values()):
+        raise ValueError(f'{fname} holds no state dict (a dict of tensors); its keys: {list(d)[:5]}')
+    for p in ('module.', 'net.'):
+        if all(k.startswith(p) for k in d): d = {k[len(p):]: v for k, v in d.items()}
+    return dict(d)
 
 def _kind(ckpt:dict)->str:
     "'kdnb', 'sbi', 'state' (a bare state dict) or '' for anything else."
@@ -175,14 +205,27 @@ def _fit(net:nn.Module, state:dict)->tuple[list, list, list]:
     return bad, [k for k in state if k not in target], [k for k in target if k not in state]
 
 # %% ../nbs/01_models.ipynb #fb88e6d2
-def _load_state(net:nn.Module, state:dict, fname, arch:str):
-    "Load `state` into `net` strictly, or raise one line counting what does not fit."
+def _head_keys(net:nn.Module)->set:
+    "The state-dict keys of `net`'s classifier, as its timm `pretrained_cfg` names it."
+    names = net.pretrained_cfg.get('classifier') or ()
+    names = (names,) if isinstance(names, str) else tuple(names)
+    return {k for k in net.state_dict() if k.startswith(tuple(f'{n}.' for n in names))}
+
+def _load_state(net:nn.Module, state:dict, fname, arch:str, new_head:bool=False)->list:
+    "Load `state` into `net`, or raise one line naming what does not fit; with `new_head`, a classifier that does not fit is left fresh."
     bad, extra, missing = _fit(net, state)
+    fresh = sorted(k for k in bad + missing if k in _head_keys(net)) if new_head else []
+    if fresh:
+        state = {k: v for k, v in state.items() if k not in fresh}
+        bad, missing = [k for k in bad if k not in fresh], [k for k in missing if k not in fresh]
     if bad or extra or missing:
         n_cls = [tuple(state[k].shape)[0] for k in bad if k.endswith('weight') and state[k].ndim == 2]
-        what = f'{n_cls[0]} classes, expected {net.num_classes}' if n_cls and not (extra or missing) else f'weights that do not fit {arch!r}'
-        raise ValueError(f'{fname} holds {what}: {len(bad)} mismatched keys {bad[:4]}, {len(extra)} unexpected, {len(missing)} missing')
-    net.load_state_dict(state)
+        if n_cls and not (extra or missing) and set(bad) <= _head_keys(net):
+            raise ValueError(f'{fname} holds a model with {n_cls[0]} classes, expected {net.num_classes}')
+        raise ValueError(f'{fname} holds weights that do not fit {arch!r}: ' + ', '.join(f'{len(ks)} {what} {ks[:3]}'
+                         for what, ks in (('mismatched', bad), ('unexpected', extra), ('missing', missing)) if ks))
+    net.load_state_dict(state, strict=not fresh)
+    return fresh
 
 def _check_arch(found:str, arch:str|None, state:dict, fname, num_classes:int=2):
     "Raise when checkpoint `fname` holds `found` but `arch` was expected, counting the tensors that differ."
@@ -195,23 +238,25 @@ def _check_arch(found:str, arch:str|None, state:dict, fname, num_classes:int=2):
 def load_checkpoint(spec, # a checkpoint file, glob or run directory (see `resolve_checkpoint`)
                     map_location='cpu',
                     arch:str|None=None, # the architecture expected (required for a bare timm state dict)
-                    num_classes:int|None=None, # the class count expected
+                    num_classes:int=2, # the class count expected (kdnb's models have 2)
                    )->tuple[KdnbModel, dict]:
     "The model in a kdnb checkpoint, an SBI checkpoint or a timm state dict, and the checkpoint dict."
     fname = resolve_checkpoint(spec)
     ckpt = _read(fname, map_location)
     kind, state = _kind(ckpt), ckpt.get('model')
     if kind == 'sbi':
-        net = timm.create_model('tf_efficientnet_b4', pretrained=False, num_classes=2)
-        state = sbi_to_timm(state, net, fname)
-        ckpt = dict(ckpt, arch='tf_efficientnet_b4', image_size=380, input=None, num_classes=2, val_auc=None, source='sbi')
+        net = timm.create_model('tf_efficientnet_b4', pretrained=False, num_classes=num_classes)
+        state = effnet_to_timm(state, net, fname)
+        ckpt = dict(ckpt, arch='tf_efficientnet_b4', image_size=380, input=None, num_classes=num_classes, val_auc=None, source='sbi')
     elif kind == 'state':
         if arch is None: raise ValueError(f'{fname} is a bare state dict: pass the arch it belongs to')
-        state = {k[4:] if all(o.startswith('net.') for o in ckpt) else k: v for k, v in ckpt.items()}
-        ckpt = dict(model=state, arch=arch, image_size=None, input='timm', num_classes=num_classes or 2, source='timm')
+        state = _tensors(ckpt, fname)
+        ckpt = dict(model=state, arch=arch, image_size=None, input='timm', num_classes=num_classes, source='timm')
     elif kind != 'kdnb': raise ValueError(f'{fname} is not a kdnb or SBI checkpoint (keys: {list(ckpt)[:6]})')
-    _check_arch(ckpt['arch'], arch, state, fname, ckpt['num_classes'])
-    if kind != 'sbi': net = timm.create_model(ckpt['arch'], pretrained=False, num_classes=num_classes or ckpt['num_classes'])
+    if ckpt.get('num_classes', num_classes) != num_classes:
+        raise ValueError(f"{fname} holds a model with {ckpt['num_classes']} classes, expected {num_classes}")
+    _check_arch(ckpt['arch'], arch, state, fname, num_classes)
+    if kind != 'sbi': net = timm.create_model(ckpt['arch'], pretrained=False, num_classes=num_classes)
     _load_state(net, state, fname, ckpt['arch'])
     if ckpt['input'] == 'timm': ckpt['input'] = timm_input(net)
     ckpt['image_size'] = ckpt['image_size'] or default_size(ckpt['arch'], net)
@@ -219,39 +264,37 @@ def load_checkpoint(spec, # a checkpoint file, glob or run directory (see `resol
     return KdnbModel(net, ckpt['arch'], ckpt['image_size'], ckpt['input']).to(device), ckpt
 
 # %% ../nbs/01_models.ipynb #dc3828ef
-_SBI_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
-_SBI_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand',
-           '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # blocks without expansion (timm DepthwiseSeparableConv)
-_SBI_IR = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2',
-           '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
+_EP_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
+_EP_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand',
+          '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # blocks without expansion (timm DepthwiseSeparableConv)
+_EP_IR = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2',
+          '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
 
-def _sbi_name(k:str, expands:set, where:list)->str|None:
+def _ep_name(k:str, expands:set, where:list)->str|None:
     "The timm name of efficientnet_pytorch key `k` (prefix removed), or None when it has none."
     m = re.fullmatch(r'_blocks\.(\d+)\.(\w+)\.(\w+)', k)
     if m:
         i, layer, param = int(m[1]), m[2], m[3]
-        table = _SBI_IR if i in expands else _SBI_DS
+        table = _EP_IR if i in expands else _EP_DS
         if i >= len(where) or layer not in table: return None
         return f'blocks.{where[i][0]}.{where[i][1]}.{table[layer]}.{param}'
     layer, _, param = k.partition('.')
-    return f'{_SBI_TOP[layer]}.{param}' if layer in _SBI_TOP else None
+    return f'{_EP_TOP[layer]}.{param}' if layer in _EP_TOP else None
 
 # %% ../nbs/01_models.ipynb #54da84c2
-def sbi_to_timm(state:dict, net:nn.Module, fname='checkpoint')->dict:
-    "Map SBI's `net.`-prefixed efficientnet_pytorch `state` onto timm `net`'s names; every tensor must be accounted for."
-    state = {re.sub(r'^(module\.)?net\.', '', k): v for k, v in state.items()}
+def effnet_to_timm(state:dict, # efficientnet_pytorch tensors (`_conv_stem.weight` …), optionally under `net.` or `module.`
+                   net:nn.Module, # the timm EfficientNet they are for: its stages give the block layout
+                   fname='checkpoint')->dict:
+    "`state` under timm `net`'s names; a tensor without a timm name is an error (shapes are checked when loading)."
+    if not isinstance(getattr(net, 'blocks', None), nn.Sequential):
+        raise ValueError(f'{fname} holds efficientnet_pytorch weights, which fit timm EfficientNets only, not {type(net).__name__}')
+    state = {re.sub(r'^(module\.)?(net\.)?', '', k): v for k, v in state.items()}
     where = [(s, j) for s, stage in enumerate(net.blocks) for j in range(len(stage))]
     expands = {int(m[1]) for k in state if (m := re.fullmatch(r'_blocks\.(\d+)\._expand_conv\.weight', k))}
-    target, out, left = net.state_dict(), {}, []
-    for k, v in state.items():
-        t = _sbi_name(k, expands, where)
-        if t in target and target[t].shape == v.shape: out[t] = v
-        else: left.append(f'net.{k}')
-    missing = [k for k in target if k not in out]
-    if left or missing:
-        raise ValueError(f'{fname}: SBI weights do not map onto tf_efficientnet_b4: '
-                         f'{len(left)} leftover {left[:8]}, {len(missing)} missing {missing[:8]}')
-    return out
+    names = {k: _ep_name(k, expands, where) for k in state}
+    if left := [k for k, t in names.items() if t is None]:
+        raise ValueError(f'{fname}: {len(left)} efficientnet_pytorch tensors have no timm name: {left[:3]}')
+    return {names[k]: v for k, v in state.items()}
 
 # %% ../nbs/01_models.ipynb #2d46136e
 def load_sbi_teacher(path, # an SBI checkpoint: {"model": {"net._conv_stem.weight": ...}}
@@ -259,6 +302,41 @@ def load_sbi_teacher(path, # an SBI checkpoint: {"model": {"net._conv_stem.weigh
     "The released SBI teacher as a `KdnbModel` (tf_efficientnet_b4 at 380 px, no normalisation)."
     model, _ = load_checkpoint(path, arch='tf_efficientnet_b4')
     return model
+
+# %% ../nbs/01_models.ipynb #0e3d5e12
+def _read_weights(fname:Path)->dict:
+    "The tensors of a `.safetensors` file or of anything `torch.save` wrote (`.pth`, `.bin`, `.pt`)."
+    if fname.suffix != '.safetensors': return _tensors(_read(fname), fname)
+    from safetensors.torch import load_file
+    try: return _tensors(load_file(fname), fname)
+    except ValueError: raise
+    except Exception as e: raise ValueError(f'{fname} is not a safetensors file ({_first(str(e)) or type(e).__name__})') from None
+
+def _timm_pretrained(arch:str, num_classes:int)->nn.Module:
+    "timm's `arch` with timm's own pretrained weights (downloaded once, then cached), or a one-line RuntimeError."
+    try: net = timm.create_model(arch, pretrained=True, num_classes=num_classes)
+    except OSError:   # huggingface_hub's and urllib's network errors are all OSErrors
+        raise RuntimeError(f"timm's pretrained weights for {arch!r} could not be downloaded (offline?) and are not in "
+                           "the cache: give a local weights file (.pth, .bin or .safetensors) instead") from None
+    except RuntimeError as e:
+        if 'No pretrained weights' not in str(e): raise
+        raise RuntimeError(f'timm has no pretrained weights for {arch!r}: give a local weights file instead') from None
+    if (n := net.pretrained_cfg.get('num_classes')) and n != num_classes:
+        print(f"timm's {arch} weights: classifier re-initialised for {num_classes} classes (they have {n})")
+    return net
+
+# %% ../nbs/01_models.ipynb #7bafdcc9
+def load_pretrained(net:nn.Module, # a timm model
+                    fname, # a timm state dict (.pth/.bin), a .safetensors file, or an efficientnet_pytorch state dict
+                   )->nn.Module:
+    "Load the starting weights in `fname` into `net`; a classifier that does not fit is re-initialised, and said so."
+    fname = Path(fname).expanduser()
+    if not fname.is_file(): raise FileNotFoundError(f'pretrained weights file not found: {fname}')
+    state = _read_weights(fname)
+    if any(k.startswith(('_conv_stem.', '_blocks.')) for k in state): state = effnet_to_timm(state, net, fname)
+    if fresh := _load_state(net, state, fname, net.pretrained_cfg.get('architecture', type(net).__name__), new_head=True):
+        print(f'{fname.name}: classifier re-initialised for {net.num_classes} classes ({", ".join(fresh)} did not fit)')
+    return net
 
 # %% ../nbs/01_models.ipynb #5d5bd11f
 def model_info(arch:str|KdnbModel, # a timm name or a `KdnbModel`

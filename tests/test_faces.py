@@ -1,5 +1,5 @@
-"kdnb_crop run as a user runs it: a folder with a good and a corrupt video, dlib and Haar detectors."
-import json, shutil, subprocess
+"kdnb_crop run as a user runs it: a folder with a good and a corrupt video, dlib and Haar detectors, labels and split files."
+import json, os, subprocess, sys
 from pathlib import Path
 import cv2, numpy as np, pytest
 
@@ -16,14 +16,14 @@ def videos(tmp_path_factory):
     return d
 
 def crop(*args, cwd):
-    return subprocess.run([shutil.which('kdnb_crop'), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run([str(Path(sys.executable).parent/'kdnb_crop'), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 @pytest.mark.parametrize('detector', ['dlib', 'haar'])
 def test_kdnb_crop_folder(videos, tmp_path, detector):
-    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, cwd=tmp_path)
+    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, '--label', 'real', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'broken.mp4' in r.stdout and 'skipped' in r.stdout
-    assert 'videos 1, skipped_videos 1' in r.stdout and ', frames 3,' in r.stdout
+    assert 'videos 1, real 1, fake 0, no_face_videos 0, unreadable_videos 1' in r.stdout and ', frames 3,' in r.stdout
     layout = tmp_path/'out/original_sequences/youtube/c23'
     assert sorted(p.name for p in (layout/'frames/astronaut').glob('*.png')) == ['000.png', '004.png', '009.png']
     lms, box = np.load(layout/'landmarks/astronaut/004.npy'), np.load(layout/'retina/astronaut/004.npy')
@@ -32,10 +32,26 @@ def test_kdnb_crop_folder(videos, tmp_path, detector):
         assert (lms[0].min(0) > box[0, 0] - 30).all() and (lms[0].max(0) < box[0, 1] + 30).all()
         assert 150 < lms[0, :, 0].mean() < 290 and 60 < lms[0, :, 1].mean() < 190   # on the astronaut's face
     assert json.loads((tmp_path/'out/videos.json').read_text()) == ['astronaut']
+    assert json.loads((tmp_path/'out/train.json').read_text()) == [['astronaut', 'astronaut']]
+    assert 'val.json is empty (too few videos)' in r.stdout
     # resumable: a second run skips the finished video
-    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, cwd=tmp_path)
+    r = crop(videos, 'out', '--n-frames', 3, '--detector', detector, '--label', 'real', cwd=tmp_path)
     assert r.returncode == 0 and 'resumed 1' in r.stdout
 
 def test_kdnb_crop_missing_source(tmp_path):
     r = crop(tmp_path/'nope', 'out', cwd=tmp_path)
     assert r.returncode != 0 and 'nope' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+def test_kdnb_crop_refuses_unknown_labels(videos, tmp_path):
+    r = crop(videos, 'out', cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert 'cannot tell real from fake videos here' in r.stderr and '--label real' in r.stderr
+    assert not (tmp_path/'out').exists()
+
+def test_kdnb_crop_files_keep_the_umask(videos, tmp_path):
+    old = os.umask(0o027)
+    try: r = crop(videos, 'out', '--n-frames', 1, '--detector', 'haar', '--label', 'real', cwd=tmp_path)
+    finally: os.umask(old)
+    assert r.returncode == 0, r.stderr
+    modes = {oct(p.stat().st_mode & 0o777) for p in (tmp_path/'out').rglob('*') if p.is_file()}
+    assert modes == {oct(0o640)}, modes

@@ -1,5 +1,5 @@
 "kdnb.models: import direction, and models that carry their resize/normalisation through export."
-import re, subprocess, sys
+import os, re, subprocess, sys
 import pytest, torch
 from kdnb.models import KdnbModel, create_model, save_checkpoint, load_checkpoint
 
@@ -43,3 +43,30 @@ def test_checkpoint_round_trip_in_fresh_process(model, tmp_path):
     back, ckpt = load_checkpoint(tmp_path/'run')
     x = torch.rand(1, 3, 100, 100)
     with torch.no_grad(): assert torch.equal(back.eval()(x), model(x))
+
+def test_pretrained_true_offline_is_one_line(tmp_path):
+    "Offline, timm's hub weights cannot come: one line that says to give a file instead, no traceback."
+    code = ("from kdnb.models import create_model\n"
+            "try: create_model('test_efficientnet', pretrained=True)\n"
+            "except RuntimeError as e: print(f'RuntimeError: {e}')")
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HUB_CACHE=str(tmp_path/'hub'))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300).stdout.strip()
+    assert out == ("RuntimeError: timm's pretrained weights for 'test_efficientnet' could not be downloaded (offline?) and "
+                   "are not in the cache: give a local weights file (.pth, .bin or .safetensors) instead"), out
+
+class _Evil:
+    def __init__(self, fname): self.fname = fname
+    def __reduce__(self): return (open, (self.fname, 'w'))
+
+def test_a_pickle_with_code_is_never_run(tmp_path):
+    torch.save({'model': {}, 'arch': 'test_efficientnet', 'x': _Evil(str(tmp_path/'pwned'))}, tmp_path/'evil.pth')
+    with pytest.raises(ValueError) as e: load_checkpoint(tmp_path/'evil.pth')
+    assert str(e.value) == f'{tmp_path}/evil.pth: this file contains code objects and was not loaded (it refers to io.open)'
+    assert not (tmp_path/'pwned').exists()
+
+def test_checkpoints_keep_the_umask(model, tmp_path):
+    old = os.umask(0o027)
+    try: fname = save_checkpoint(tmp_path/'w'/'a.pth', model)
+    finally: os.umask(old)
+    assert oct(fname.stat().st_mode & 0o777) == oct(0o640)
+    assert [p.name for p in (tmp_path/'w').iterdir()] == ['a.pth']
