@@ -22,7 +22,7 @@ __all__ = ['IMAGE_EXTS', 'SCORE_KEYS', 'BENCHMARK_NAMES', 'SUMMARY', 'sidecars',
            'plot_roc', 'resolve_runs', 'sha256', 'load_model', 'predict', 'new_out', 'evaluate', 'frame_curve',
            'save_eval', 'kdnb_evaluate']
 
-# %% ../nbs/04_evaluate.ipynb #ce9a5193
+# %% ../nbs/04_evaluate.ipynb #e43f4461
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 _METHOD = re.compile(r'([A-Z][A-Za-z0-9]*)_(.+)')   # fake/<Method>_<video>, e.g. fake/Deepfakes_000_003
 
@@ -46,7 +46,7 @@ def _item(path, lms=None, box=None, label=0, video='', frame='', face=0, method=
     o.method, o.cropped = method, cropped
     return o
 
-# %% ../nbs/04_evaluate.ipynb #b595098c
+# %% ../nbs/04_evaluate.ipynb #182aa37b
 def _images(d):
     "Images (png/jpg/jpeg, any case) directly in `d` or one folder down, in name order"
     return sorted(p for p in (*d.glob('*'), *d.glob('*/*')) if p.suffix.lower() in IMAGE_EXTS and p.is_file())
@@ -69,7 +69,7 @@ def folder_items(root, # <root>/{real,fake}/<video>/<frame>.png|jpg (or <root>/{
     if not res: raise ValueError(f'no images found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png or .jpg)')
     return res
 
-# %% ../nbs/04_evaluate.ipynb #ff4d0b81
+# %% ../nbs/04_evaluate.ipynb #4adf5dc2
 def _methods(root, source, compression):
     "Method folders of `manipulated_sequences` named by `source` ('all', or one or more names, comma-separated, any case)"
     base = Path(root)/'manipulated_sequences'
@@ -112,7 +112,7 @@ def eval_items(root, # dataset root
         return real + [_item(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, 'SBI', sbi=True) for o in real]
     return real + [o for m in _methods(root, source, compression) for o in _method_items(root, m, split, compression)]
 
-# %% ../nbs/04_evaluate.ipynb #5cf662c5
+# %% ../nbs/04_evaluate.ipynb #457feb91
 def _no_geometry(o): return not (o.sbi or o.cropped or o.lms_path or o.box_path or getattr(o, 'box', None) is not None)
 
 def face_detector(kind:str='auto'):
@@ -143,7 +143,7 @@ def locate_faces(items:list, # from `eval_items`
         print(f"{n['skipped']} of {todo} frames without a landmark or box file were skipped: {why}")
     return res, n
 
-# %% ../nbs/04_evaluate.ipynb #b46ad0f7
+# %% ../nbs/04_evaluate.ipynb #02da0843
 class EvalDataset(torch.utils.data.Dataset):
     "Validation crops (face box + 12.5 %) of evaluation items, face crops as they are, SBI fakes fixed by `seed`; never a whole frame"
     def __init__(self, items, image_size=380, seed=0): self.items, self.image_size, self.seed = items, image_size, seed
@@ -216,7 +216,7 @@ def metrics(probs, # per-face fake probabilities
     res |= {f'video_{k}': v for k, v in _scores(vid.label, vid.prob, threshold).items()}
     return res | dict(n_faces=n, n_frames=len(fr), n_videos=len(vid))
 
-# %% ../nbs/04_evaluate.ipynb #f2a4c3b7
+# %% ../nbs/04_evaluate.ipynb #b5136d5a
 SCORE_KEYS = ['frame_auc', 'video_auc', 'frame_ap', 'video_ap', 'frame_acc', 'video_acc', 'frame_eer', 'video_eer', 'n_videos']
 
 def method_metrics(preds:pd.DataFrame, # per-face rows with prob, label, video, frame, method
@@ -230,7 +230,7 @@ def method_metrics(preds:pd.DataFrame, # per-face rows with prob, label, video, 
 
 def methods_table(m:dict) -> str:
     "The per-method metrics as a small fixed-width table"
-    return pd.DataFrame(m).T.to_string(float_format=lambda v: f'{v:.4f}')
+    return pd.DataFrame(m).T.astype({'n_videos': int}).to_string(float_format=lambda v: f'{v:.4f}')
 
 # %% ../nbs/04_evaluate.ipynb #a3d03088
 def plot_roc(curves:dict, # name -> (labels, probs)
@@ -248,7 +248,7 @@ def plot_roc(curves:dict, # name -> (labels, probs)
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig
 
-# %% ../nbs/04_evaluate.ipynb #c43c27cb
+# %% ../nbs/04_evaluate.ipynb #90829c6f
 def resolve_runs(spec) -> str:
     "A glob of run folders (`output/teacher_*`) as the glob of their `weights/*.pth`, so the best val AUC over all runs is chosen"
     s = str(spec).strip()
@@ -295,7 +295,7 @@ def predict(model:nn.Module, # takes [0,1] RGB, returns 2 logits
         ps.append(model(xb.to(device)).float().softmax(1)[:, 1].cpu()); ys.append(yb.cpu())
     return torch.cat(ps).numpy(), torch.cat(ys).numpy()
 
-# %% ../nbs/04_evaluate.ipynb #ce342187
+# %% ../nbs/04_evaluate.ipynb #e0c0957b
 def _fresh(out):
     "A one-line error when `out` already holds something"
     if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
@@ -314,7 +314,7 @@ def new_out(out=None, # a folder that must be new or empty; None: a new folder n
         except FileExistsError: continue
     raise FileExistsError(f'{stem}: no free folder name')
 
-# %% ../nbs/04_evaluate.ipynb #bf23a4e7
+# %% ../nbs/04_evaluate.ipynb #c9f717d1
 def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob of run folders) or `arch[@size]`
              data_root='data/synthetic', # evaluation data root
              source:str='faceswap', # 'sbi', 'folder', 'all' or method folders ('faceswap', 'deepfakes,face2face', ...)
@@ -350,7 +350,7 @@ def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob o
     if out is not None: save_eval(res, out)
     return res
 
-# %% ../nbs/04_evaluate.ipynb #a7350671
+# %% ../nbs/04_evaluate.ipynb #04417c8f
 def frame_curve(res:dict) -> tuple:
     "`(labels, probs)` of the frames of an `evaluate` result, for `plot_roc`"
     fr, _ = aggregate(res['preds'].prob, res['preds'].label, res['preds'].video, res['preds'].frame)
@@ -378,7 +378,7 @@ def _required(**kw):
     "A one-line error for the first missing required option"
     if missing := [k for k, v in kw.items() if v is None]: raise ValueError(f'--{missing[0]} is required')
 
-# %% ../nbs/04_evaluate.ipynb #03143fc7
+# %% ../nbs/04_evaluate.ipynb #74d98421
 BENCHMARK_NAMES = ('celebdf', 'dfdc', 'dfdcp', 'ffiw', 'dfd')   # readers live in kdnb.benchmarks (imported when asked for)
 SUMMARY = ('frame_auc', 'video_auc', 'frame_ap', 'frame_acc', 'frame_eer')
 
