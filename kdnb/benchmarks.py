@@ -5,6 +5,7 @@
 # %% ../nbs/04c_benchmarks.ipynb #06182a34
 from __future__ import annotations
 import json, math
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, torch
 from fastprogress.fastprogress import progress_bar
@@ -223,6 +224,19 @@ def _detector(kind):
     print(f"faces: {dict(dlib='dlib HOG detector (kdnb[faces])', haar='OpenCV Haar cascade').get(det.kind, det.kind)}")
     return det
 
+def _faces(det, path, n_frames, image_size):
+    "`video_faces`, or the reason the video could not be read"
+    try: return video_faces(path, det, n_frames, image_size)
+    except ValueError as e: return str(e)
+
+_worker_det = None
+def _init_worker(kind):
+    global _worker_det
+    from kdnb.faces import load_detector
+    _worker_det = load_detector(kind)
+
+def _faces_job(args): return _faces(_worker_det, *args)
+
 @torch.no_grad()
 def score_videos(model, # a loaded model (see `load_model`)
                  videos:pd.DataFrame, # from `benchmark_videos`: video, label, method, path
@@ -231,6 +245,7 @@ def score_videos(model, # a loaded model (see `load_model`)
                  bs:int=32, # crops per forward pass
                  device=None, # default: CUDA when present
                  no_face:str='half', # 'half': a video without faces scores 0.5 (SBI); 'skip': left out
+                 workers:int=1, # processes decoding videos and detecting faces while the model scores
                 ) -> tuple:
     "`(preds, counts)`: one row per scored face (video, frame, face, label, method, prob) and the video/frame/face counts"
     if no_face not in ('half', 'skip'): raise ValueError(f"no_face must be 'half' or 'skip', not {no_face!r}")
@@ -238,17 +253,22 @@ def score_videos(model, # a loaded model (see `load_model`)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model, rows = model.eval().to(device), []
     counts = dict(videos=len(videos), no_face_videos=0, unreadable_videos=0, frames_with_face=0, faces=0)
-    for v in progress_bar(list(videos.itertuples()), leave=False):
-        try: faces = video_faces(v.path, det, n_frames, model.image_size)
-        except ValueError as e: counts['unreadable_videos'] += 1; print(f'unreadable, scored as a video without faces: {e}'); faces = []
-        else: counts['no_face_videos'] += not faces
-        if not faces:
-            if no_face == 'half': rows.append(dict(video=v.video, frame=-1, face=-1, label=v.label, method=v.method, prob=.5))
-            continue
-        x = torch.from_numpy(np.stack([o[2] for o in faces])).permute(0, 3, 1, 2).float().div_(255)
-        p = torch.cat([model(x[i:i+bs].to(device)).float().softmax(1)[:, 1].cpu() for i in range(0, len(x), bs)])
-        rows += [dict(video=v.video, frame=i, face=k, label=v.label, method=v.method, prob=float(q)) for (i, k, _), q in zip(faces, p)]
-        counts['frames_with_face'] += len({o[0] for o in faces}); counts['faces'] += len(faces)
+    jobs = [(v.path, n_frames, model.image_size) for v in videos.itertuples()]
+    ex = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(det.kind,)) if workers > 1 else None
+    found = ex.map(_faces_job, jobs) if ex else (_faces(det, *j) for j in jobs)
+    try:
+        for v, faces in progress_bar(zip(videos.itertuples(), found), total=len(jobs), leave=False):
+            if isinstance(faces, str): counts['unreadable_videos'] += 1; print(f'unreadable, scored as a video without faces: {faces}'); faces = []
+            else: counts['no_face_videos'] += not faces
+            if not faces:
+                if no_face == 'half': rows.append(dict(video=v.video, frame=-1, face=-1, label=v.label, method=v.method, prob=.5))
+                continue
+            x = torch.from_numpy(np.stack([o[2] for o in faces])).permute(0, 3, 1, 2).float().div_(255)
+            p = torch.cat([model(x[i:i+bs].to(device)).float().softmax(1)[:, 1].cpu() for i in range(0, len(x), bs)])
+            rows += [dict(video=v.video, frame=i, face=k, label=v.label, method=v.method, prob=float(q)) for (i, k, _), q in zip(faces, p)]
+            counts['frames_with_face'] += len({o[0] for o in faces}); counts['faces'] += len(faces)
+    finally:
+        if ex: ex.shutdown(cancel_futures=True)
     return pd.DataFrame(rows, columns=['video', 'frame', 'face', 'label', 'method', 'prob']), counts
 
 # %% ../nbs/04c_benchmarks.ipynb #8d938c90
@@ -262,13 +282,14 @@ def evaluate_benchmark(model, # model, checkpoint spec (file, glob, run folder) 
                        bs:int=32, # crops per forward pass
                        device=None, # default: CUDA when present
                        skip_missing:bool=False, # leave out listed videos that are not on disk
+                       workers:int=1, # processes decoding videos and detecting faces
                        info:dict=None, # checkpoint record when `model` is already loaded (from `load_model`)
                        **kwargs, # reader options: `split` (ffiw), `compression` (dfd)
                       ) -> dict:
     "Score a benchmark's official test videos with the protocol; metrics (video and frame level), counts and per-face `preds`"
     model, mname, rec = load_model(model)
     videos = benchmark_videos(name, root, skip_missing, **kwargs)
-    preds, counts = score_videos(model, videos, detector, n_frames, bs, device, no_face)
+    preds, counts = score_videos(model, videos, detector, n_frames, bs, device, no_face, workers)
     if preds.label.nunique() < 2:
         raise ValueError(f'{root}: no {"fake" if 0 in set(preds.label) else "real"} video could be scored; the AUC is undefined')
     rec = info or rec
@@ -328,12 +349,13 @@ def run_benchmarks(model, # model, checkpoint spec or `arch[@size]`
                    bs:int=32, # crops per forward pass
                    device=None, # default: CUDA when present
                    skip_missing:bool=False, # leave out listed videos that are not on disk
+                   workers:int=1, # processes decoding videos and detecting faces
                   ) -> pd.DataFrame:
     "Every configured benchmark with the same protocol; returns (and writes) the table with SBI's numbers beside it"
     roots, (model, mname, rec) = read_roots(roots), load_model(model)
     det = _detector(detector)
     results = {k: evaluate_benchmark(model, k, v.pop('root'), None if out is None else Path(out)/k, n_frames, no_face, det,
-                                     bs, device, skip_missing, rec, **v) for k, v in roots.items()}
+                                     bs, device, skip_missing, workers, rec, **v) for k, v in roots.items()}
     df = benchmark_table(results)
     text = (f"# Cross-dataset benchmarks: {mname}\n\n{table_md(df)}\n\nSBI paper: {SBI_CITATION}.\n\n"
             f"Checkpoint: {rec.get('checkpoint', mname)} (sha256 {rec.get('checkpoint_sha256', '-')}).\n\n"

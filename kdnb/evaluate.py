@@ -396,6 +396,7 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
                   n_frames:int=32, # benchmarks: frames per video
                   no_face:str='half', # benchmarks: videos without a face score 0.5 (half, as SBI) or are left out (skip)
                   skip_missing:bool=False, # benchmarks: leave out listed videos that are not on disk
+                  workers:int=1, # benchmarks: processes decoding videos and detecting faces
                  ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
     _required(checkpoint=checkpoint)
@@ -404,7 +405,7 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
     try:
         if benchmarks or source in BENCHMARK_NAMES:
             from kdnb.benchmarks import evaluate_benchmark, run_benchmarks     # benchmarks imports this module: imported here
-            kw = dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing)
+            kw = dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)
             if benchmarks: return run_benchmarks(checkpoint, benchmarks, out, **kw)
             return evaluate_benchmark(checkpoint, source, data, out, split=split, compression=compression, **kw)
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,

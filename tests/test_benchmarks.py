@@ -67,7 +67,7 @@ def test_kdnb_evaluate_benchmark_and_table(work, clip, tmp_path):
                  ffiw=dict(root=str(write_release('ffiw', tmp_path/'FFIW', clip)), split='val'))
     (tmp_path/'roots.json').write_text(json.dumps(roots))
     r = run('kdnb_evaluate', '--checkpoint', work['teacher'], '--benchmarks', tmp_path/'roots.json', '--n-frames', 2,
-            '--detector', 'haar', '--out', tmp_path/'bench')
+            '--detector', 'haar', '--workers', 2, '--out', tmp_path/'bench')
     table = pd.read_csv(tmp_path/'bench/benchmarks.csv', index_col=0)
     assert list(table.index) == ['Celeb-DF v2', 'DFDC preview', 'FFIW-10K']
     assert table['SBI paper video AUC'].tolist() == [93.18, 86.15, 84.83] and table.videos.tolist() == [6, 4, 4]
