@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_benchmarks.ipynb #06182a34
 from __future__ import annotations
-import json, math
+import inspect, json, math
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, torch
@@ -145,7 +145,10 @@ def benchmark_videos(name:str, # a key of `BENCHMARKS`
     if name not in BENCHMARKS: raise ValueError(f"benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}")
     b = BENCHMARKS[name]
     if not Path(root).is_dir(): raise FileNotFoundError(f'{root}: no such folder ({b["title"]} root)')
-    df = b['reader'](root, **{k: v for k, v in kwargs.items() if v is not None})
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if bad := set(kwargs) - set(inspect.signature(b['reader']).parameters):
+        raise ValueError(f"{b['title']} has no {sorted(bad)[0]} option (its reader takes: {', '.join(list(inspect.signature(b['reader']).parameters)[1:]) or 'none'})")
+    df = b['reader'](root, **kwargs)
     gone = ~df.path.map(lambda p: Path(p).is_file()) if len(df) else pd.Series(dtype=bool)
     if gone.any():
         msg = f'{int(gone.sum())} of the {len(df)} {b["title"]} test videos are missing, e.g. {df.path[gone].iloc[0]}'
