@@ -4,14 +4,14 @@
 
 # %% ../nbs/04c_benchmarks.ipynb #06182a34
 from __future__ import annotations
-import inspect, json, math
+import inspect, json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, torch
 from fastprogress.fastprogress import progress_bar
 from .cli import write_text
 from .data import final_crop
-from .evaluate import load_model, metrics, method_metrics, save_eval, new_out
+from .evaluate import load_model, metrics, method_metrics, save_eval
 
 # %% auto #0
 __all__ = ['PROTOCOL', 'SBI_CITATION', 'BENCHMARKS', 'protocol_text', 'celebdf_videos', 'dfdc_videos', 'dfdcp_videos',
