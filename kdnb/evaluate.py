@@ -97,7 +97,8 @@ def _method_items(root, method, split, compression):
     for v in vids:
         r, s = _frame_items(root, b, v, label=1, all_faces=True); res += r; skipped += s
     if skipped: warnings.warn(f'{skipped} frames under {b/"frames"} have no landmarks and were skipped')
-    return [_item(o.path, o.lms_path, o.box_path, 1, o.video, o.frame, o.face, method) for o in res]
+    box = lambda o: o.box_path if o.box_path and Path(o.box_path).is_file() else None   # frames without geometry: see locate_faces
+    return [_item(o.path, o.lms_path, box(o), 1, o.video, o.frame, o.face, method) for o in res]
 
 def eval_items(root, # dataset root
                source='faceswap', # 'sbi', 'folder', 'all' (every method), or method folders: 'faceswap', 'deepfakes,face2face', ...
