@@ -269,6 +269,7 @@ def plot_pareto(df:pd.DataFrame, # one row per model (index: name), the teacher'
         ax.annotate(n if n != 'teacher' else f'teacher {r.arch}@{r.image_size}', (r[x], r[y]), xytext=(5, 4), textcoords='offset points', fontsize=8)
     if budget and 'teacher' in d.index: ax.axvline(budget * d.loc['teacher', x], c='gray', ls=':', label=f'budget {budget:g} x teacher')
     if d[x].max() > 10 * d[x].min(): ax.set_xscale('log')
+    ax.margins(x=0.15, y=0.1)
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title='accuracy kept against deployed latency'); ax.legend(fontsize=8)
     if fname:
         with atomic_write(fname) as fo: fig.savefig(fo, format='png', dpi=110, bbox_inches='tight')
