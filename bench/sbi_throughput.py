@@ -10,7 +10,7 @@ import argparse, os, platform, statistics, tempfile, time
 for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(v, '1')
 from pathlib import Path
 import numpy as np, cv2, torch
-import kdnb.data as D, kdnb.synthetic as S
+import kdnb.data as D, kdnb.sbi as B, kdnb.synthetic as S
 
 def frame(seed, i):
     "A 448x296 frame with a ~150 px face, and its landmarks (SBI raw order)."
@@ -36,7 +36,7 @@ def epoch(items, cache, size, rng, times):
         t = time.process_time()
         img, lms, box = cache(o)
         times['read'] = times.get('read', 0.) + time.process_time() - t
-        D.self_blend(img, lms, rng, box, size, True, times)
+        B.self_blend(img, lms, rng, box, size, True, times)
     return 1000*(time.process_time()-c0)/len(items), 1000*(time.perf_counter()-w0)/len(items)
 
 def read_parts(items, n=5):
@@ -59,7 +59,7 @@ def main():
     p.add_argument('--runs', type=int, default=7); p.add_argument('--ids', type=int, default=8); p.add_argument('--frames', type=int, default=4)
     a = p.parse_args()
     cv2.setNumThreads(1); torch.set_num_threads(1)
-    D._Timer.clock = staticmethod(time.process_time)
+    B._Timer.clock = staticmethod(time.process_time)
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
     print(f'machine: {cpu}, {os.cpu_count()} logical cores; python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}')
     print(f'input: {a.ids*a.frames} frames 448x296 (PNG) with ~150 px faces, landmarks and boxes (NPY); {a.runs} runs, median; '

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, cv2
 from fastcore.script import Param
 from .cli import run_cli
-from .data import _FH_ORDER
+from .sbi import _FH_ORDER
 
 # %% auto #0
 __all__ = ['synth_face', 'face_swap', 'make_synthetic_dataset', 'synth_summary', 'kdnb_synth']
