@@ -58,14 +58,22 @@ def _quiet():
         try: yield
         finally: sys.stderr.flush(); os.dup2(fd, 2); os.close(fd)
 
-# %% ../nbs/04a_deploy.ipynb #accfaa54
+# %% ../nbs/04a_deploy.ipynb #1fc0684b
+_et = {}
+def _et_threads(threads):
+    "Size ExecuTorch's thread pool once, before its first program loads (resizing it later crashes the process)"
+    if 'n' not in _et:
+        if threads: importlib.import_module('executorch.extension.pybindings.portable_lib')._unsafe_reset_threadpool(threads)
+        _et['n'] = threads
+    elif threads and threads != _et['n']: print(f"ExecuTorch keeps the thread count it started with ({_et['n'] or 'its default'})")
+
 def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
-                  threads:int=None): # ONNX Runtime intra-op threads (default: its own choice)
+                  threads:int=None): # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
     "A function from a [0,1] RGB batch (any size) to the logits of an exported file"
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
     if fname.suffix == '.pte':
-        rt, = need('executorch.runtime')
+        rt, = need('executorch.runtime'); _et_threads(threads)
         with _quiet(): m = rt.Runtime.get().load_program(str(fname)).load_method('forward')
         return lambda x: torch.cat([m.execute([o.contiguous()])[0] for o in x.float().split(1)])  # batch 1 each
     if fname.suffix == '.onnx':
@@ -202,13 +210,14 @@ def _write_meta(model, fname, threshold):
     meta = dict(arch=model.arch, image_size=model.image_size, threshold=threshold, kdnb_version=kdnb.__version__)
     with atomic_write(fname, 'w') as f: json.dump(meta, f, indent=1)
 
-# %% ../nbs/04a_deploy.ipynb #2b691865
+# %% ../nbs/04a_deploy.ipynb #876a84f9
 EXPORTERS = dict(executorch=(export_executorch, '.pte'), onnx=(export_onnx, '.onnx'), torchscript=(export_torchscript, '.pt'))
 
 def _formats(formats, quantize):
     "The format names `formats` stands for, checked"
     if quantize not in (None, 'int8'): raise ValueError(f"quantize: {quantize!r} is not 'int8'")
-    fmts = [f for f in EXPORTERS if not (quantize and f == 'torchscript')] if formats == 'all' else listify(formats)
+    fmts = [f for f in EXPORTERS if not (quantize and f == 'torchscript')] if formats == 'all' else \
+           listify(formats.split(',') if isinstance(formats, str) else formats)
     if bad := [f for f in fmts if f not in EXPORTERS]: raise ValueError(f"format: {bad[0]!r} is not one of all, {', '.join(EXPORTERS)}")
     return fmts
 
@@ -260,9 +269,9 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
     _write_meta(model, stem.with_suffix('.json'), threshold)
     return res
 
-# %% ../nbs/04a_deploy.ipynb #4b5d6d89
+# %% ../nbs/04a_deploy.ipynb #73aca1fc
 def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_DIR best", an SBI checkpoint or arch[@size]
-                format:str='all', # executorch | onnx | torchscript | all
+                format:str='all', # all, or comma-separated executorch, onnx, torchscript
                 quantize:str=None, # int8: ExecuTorch PT2E and ONNX Runtime static int8, calibrated on --data
                 data:str=None, # evaluation data root (needed by --quantize)
                 source:str='sbi', # sbi | folder | a manipulation method (faceswap, deepfakes, ...)
@@ -302,13 +311,10 @@ def latency(model:nn.Module, # takes [0,1] RGB
     finally: torch.set_num_threads(n0)
     return 1000 * statistics.median(ts)
 
-# %% ../nbs/04a_deploy.ipynb #7b970850
+# %% ../nbs/04a_deploy.ipynb #ec257940
 def set_threads(threads:int=None):
-    "Use `threads` CPU threads in torch and ExecuTorch (ONNX Runtime takes them per session); None leaves them"
-    if not threads: return
-    torch.set_num_threads(threads)
-    try: importlib.import_module('executorch.extension.pybindings.portable_lib')._unsafe_reset_threadpool(threads)
-    except (ImportError, AttributeError): pass
+    "Use `threads` CPU threads in torch (ONNX Runtime and ExecuTorch take them in `load_exported`); None leaves them"
+    if threads: torch.set_num_threads(threads)
 
 def interleaved(runs:dict, # name -> (function, input)
                 n_runs:int=20, # timed rounds
