@@ -40,7 +40,7 @@ class Deployable(nn.Module):
         x = F.interpolate(x, size=(s, s), mode='bilinear', align_corners=False, antialias=False)
         return m.net((x - m.mean) / m.std if m.normalise else x)
 
-# %% ../nbs/04a_deploy.ipynb #3051640b
+# %% ../nbs/04a_deploy.ipynb #d012a716
 def _max_diff(run, model, sizes, bs=2, seed=0):
     "Largest |run(x) - model(x)| over random [0,1] batches at each of `sizes`"
     g, diffs = torch.Generator().manual_seed(seed), []
@@ -53,12 +53,12 @@ def _max_diff(run, model, sizes, bs=2, seed=0):
 def _quiet():
     "Silence C++ messages written straight to file descriptor 2 (ExecuTorch's cpuinfo notes) and Python warnings"
     sys.stderr.flush(); fd = os.dup(2)
-    with open(os.devnull, 'w') as null, warnings.catch_warnings():
+    with open(os.devnull, 'w') as null, warnings.catch_warnings(), contextlib.redirect_stderr(null):
         warnings.simplefilter('ignore'); os.dup2(null.fileno(), 2)
         try: yield
         finally: sys.stderr.flush(); os.dup2(fd, 2); os.close(fd)
 
-# %% ../nbs/04a_deploy.ipynb #1fc0684b
+# %% ../nbs/04a_deploy.ipynb #0ea0bc83
 _et = {}
 def _et_threads(threads):
     "Size ExecuTorch's thread pool once, before its first program loads (resizing it later crashes the process)"
@@ -73,8 +73,8 @@ def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
     if fname.suffix == '.pte':
-        rt, = need('executorch.runtime'); _et_threads(threads)
-        with _quiet(): m = rt.Runtime.get().load_program(str(fname)).load_method('forward')
+        with _quiet(): rt, = need('executorch.runtime'); _et_threads(threads); m = rt.Runtime.get().load_program(str(fname)).load_method('forward')
+        with _quiet(): m.execute([torch.rand(1, 3, 32, 32)])  # the first call prints ExecuTorch's CPU notes
         return lambda x: torch.cat([m.execute([o.contiguous()])[0] for o in x.float().split(1)])  # batch 1 each
     if fname.suffix == '.onnx':
         ort, = need('onnxruntime')
@@ -86,7 +86,7 @@ def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
         return torch.no_grad()(m)
     raise ValueError(f'{fname}: expected a .pte, .onnx or .pt file')
 
-# %% ../nbs/04a_deploy.ipynb #a6a02536
+# %% ../nbs/04a_deploy.ipynb #831c56c0
 _SIDE = dict(min=8, max=2048)  # accepted input heights and widths of the exported files
 
 def _export(m:nn.Module, S:int, batch=False):
@@ -100,10 +100,10 @@ def export_executorch(model:nn.Module, # a `KdnbModel`
                       calib=None, # [0,1] RGB crops at the model's size: PT2E int8 calibrated on them; None: fp32
                      ) -> int:
     "Lower `model` to an ExecuTorch .pte with the XNNPACK backend; returns how many partitions XNNPACK runs"
-    exir, xnn, q, pt2e, dbg = need('executorch.exir', 'executorch.backends.xnnpack.partition.xnnpack_partitioner',
-        'executorch.backends.xnnpack.quantizer.xnnpack_quantizer', 'torchao.quantization.pt2e.quantize_pt2e',
-        'executorch.devtools.backend_debug')
     with _quiet():
+        exir, xnn, q, pt2e, dbg = need('executorch.exir', 'executorch.backends.xnnpack.partition.xnnpack_partitioner',
+            'executorch.backends.xnnpack.quantizer.xnnpack_quantizer', 'torchao.quantization.pt2e.quantize_pt2e',
+            'executorch.devtools.backend_debug')
         ep = _export(Deployable(model).eval(), model.image_size)
         if calib is not None:
             gm = pt2e.prepare_pt2e(ep.module(), q.XNNPACKQuantizer().set_global(q.get_symmetric_quantization_config(is_per_channel=True)))
