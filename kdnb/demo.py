@@ -16,10 +16,10 @@ from .synthetic import make_synthetic_dataset
 from .pretrain import load_config, pretrain
 from .distill import alpha_at, distill
 from .evaluate import evaluate, frame_curve, plot_roc
-from .deploy import compare_models, export_model, hardware, md_table
+from .deploy import DEPLOYED, compare_models, export_model, hardware, md_table
 
 # %% auto #0
-__all__ = ['demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo', 'kdnb_demo']
+__all__ = ['DEMO_MODELS', 'demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo', 'kdnb_demo']
 
 # %% ../nbs/05_demo.ipynb #3be8d53c
 def demo_config(data_root, # synthetic data root
@@ -70,24 +70,32 @@ def write_report(out, cfg, evals:list, df:pd.DataFrame, exports:dict, seconds:fl
             '## Teacher vs student (Stage 2)\n', (Path(out)/'compare/compare.md').read_text(),
             '![compare](compare/compare.png)\n',
             '## Training\n', '![alpha schedule](alpha.png) ![losses](losses.png)\n', '## Export\n',
-            *[f'- `{p.name}`: max abs difference from the eager model {d:.1e}' for p, d in exports.items()]]
+            *[_export_line(p, r) for p, r in exports.items()]]
     (fname := Path(out)/'report.md').write_text('\n'.join(text) + '\n')
     return fname
 
+def _export_line(p, r):
+    "One report line per exported file: its check against eager, its size and, for int8, its AUCs"
+    s = f"- `{p.name}`: max abs difference from the eager model {r['max_diff']:.1e}, {r['mb']:.2f} MB"
+    if 'frame_auc' in r: s += f", frame AUC int8 {r['frame_auc']:.3f} vs fp32 {r['fp32_frame_auc']:.3f}"
+    return s
+
 # %% ../nbs/05_demo.ipynb #4c396cf3
+DEMO_MODELS = dict(teacher_arch='mobilevitv2_050', student_arch='test_efficientnet', student_image_size=64)
+
 def demo(out=None, # new report folder (data, runs, exports, report.md); default output/demo_<time>
          fast:bool=False, # one epoch per stage on 6 tiny videos (a smoke test)
          config=None, # training config (default: configs/synthetic.json)
          n_videos:int=None, # synthetic identities (default 48, fast 6)
          n_frames:int=None, # frames per video (default 16, fast 2)
          size:int=None, # synthetic frame side (default: 128, or the largest model input size if larger)
-         n_runs:int=30, # timed runs per model in the comparison
+         n_runs:int=20, # timed rounds in the comparison
          **overrides, # config keys to replace, e.g. teacher_arch, image_size, student_arch, epoch
         ) -> Path:
     "Data, teacher, Stage 1, Stage 2, evaluation, comparison, export and report.md; returns the report's path"
     t0, out = time.time(), Path(out or f'output/demo_{datetime.now():%m_%d_%H_%M_%S}')
     if out.exists() and any(out.iterdir()): raise FileExistsError(f'{out} exists and is not empty: choose another folder; nothing was overwritten')
-    cfg = demo_config(out/'data', fast, config, **overrides)
+    cfg = demo_config(out/'data', fast, config, **(DEMO_MODELS if config is None else {}) | overrides)
     size = size or max(128, cfg.image_size, cfg.student_image_size or 0)
     root = make_synthetic_dataset(out/'data', n_videos or (6 if fast else 48), n_frames or (2 if fast else 16), size)
     runs = dict(teacher=pretrain(cfg, 'teacher', teacher=True, out=out/'runs'))
@@ -98,9 +106,10 @@ def demo(out=None, # new report folder (data, runs, exports, report.md); default
              for src, split in (('sbi', 'val'), ('faceswap', 'test')) for k, run in runs.items()}
     for src in ('sbi', 'faceswap'):
         plt.close(plot_roc({k: frame_curve(evals[k, src]) for k in runs}, out/f'roc_{src}.png', f'ROC: {src} (frames)'))
-    df = compare_models(runs['teacher'], runs['stage2'], runs['stage1'], data_root=root, n_runs=n_runs, bs=cfg.batch_size,
-                        out=out/'compare', names=['teacher', 'stage2', 'stage1'])
+    df = compare_models(runs['teacher'], runs['stage2'], data_root=root, source='sbi', split='val', n_runs=n_runs,
+                        out=out/'compare', names=['teacher', 'stage2'], kinds=('onnx', 'pte') if fast else DEPLOYED)
     exports = export_model(runs['stage2'], out/'export', name='student')
+    if not fast: exports |= export_model(runs['stage2'], out/'export', quantize='int8', data=root, split='val', name='student')
     plt.close(plot_alpha(cfg, runs['stage2'], out/'alpha.png')); plt.close(plot_losses(runs, out/'losses.png'))
     fname = write_report(out, cfg, list(evals.values()), df, exports, time.time() - t0)
     print(f'report: {fname} ({time.time() - t0:.0f} s)')

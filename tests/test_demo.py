@@ -16,8 +16,9 @@ def test_demo_fast(tmp_path, monkeypatch):
     for k in ('teacher', 'stage1', 'stage2'): assert len(list((out/'runs').glob(f'{k}_*/weights/*.pth'))) >= 1, k
     assert '| teacher | sbi | val |' in report and '| stage2 | faceswap | test |' in report
     df = pd.read_csv(out/'compare/compare.csv').set_index('name')
-    assert list(df.index) == ['teacher', 'stage2', 'stage1'] and (df.cpu_ms > 0).all()
-    assert 'student/teacher CPU latency' in report
-    assert {p.suffix for p in (out/'export').iterdir()} == {'.pt', '.ptl', '.onnx'}
+    assert list(df.index) == ['teacher', 'stage2'] and (df[['cpu_ms', 'onnx_ms', 'pte_ms']] > 0).all().all()
+    assert df.params_m['teacher'] > df.params_m['stage2']  # as in real use: the teacher is the larger model
+    assert 'student/teacher CPU latency' in report and "Budget 0.6 × the teacher's eager" in report
+    assert {p.suffix for p in (out/'export').iterdir()} == {'.pt', '.pte', '.onnx', '.json'}
     assert report.count('max abs difference from the eager model') == 3
-    assert seconds < 90, f'kdnb_demo --fast took {seconds:.0f} s'
+    assert seconds < 300, f'kdnb_demo --fast took {seconds:.0f} s'  # 276 s with ExecuTorch lowering at load average 15

@@ -35,7 +35,7 @@ def test_cli_bad_input_in_process(work, capsys):
              (kdnb_evaluate, ['--data', work['root']], 'kdnb_evaluate: error: --checkpoint is required'),
              (kdnb_compare, ['--teacher', work['teacher']], 'kdnb_compare: error: --student is required'),
              (kdnb_export, ['--checkpoint', work['teacher'], '--format', 'tflite', '--out', work['dir']/'x'],
-              "kdnb_export: error: format: 'tflite' is not one of all, torchscript, onnx")]
+              "kdnb_export: error: format: 'tflite' is not one of all, executorch, onnx, torchscript")]
     for f, argv, msg in cases:
         with pytest.raises(SystemExit) as e: f([str(o) for o in argv])
         assert e.value.code == 2
