@@ -539,7 +539,7 @@ class _SkipToEpoch(Callback):
     def before_fit(self):
         self.learn.epochs_done, self.old = self.start, self.learn.logger
         self.quiet = lambda log: None if isinstance(log[0], int) and log[0] < self.start else self.old(log)
-        if self.start: self.learn.logger = self.quiet
+        if self.start and self.old is not noop: self.learn.logger = self.quiet
     def before_epoch(self):
         if self.epoch < self.start: raise CancelEpochException
     def after_fit(self):
