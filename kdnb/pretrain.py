@@ -4,45 +4,36 @@
 
 # %% ../nbs/02_pretrain.ipynb #e4f9ab29
 from __future__ import annotations
-import contextlib, copy, csv, json, math, re, sys, time
+import contextlib, copy, csv, io, json, math, os, random, re, sys, time
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
-from sklearn.metrics import roc_auc_score
-from fastcore.basics import AttrDict, patch, store_attr
+from sklearn.metrics import roc_auc_score, roc_curve
+from fastcore.basics import AttrDict, ifnone, patch, store_attr
+from fastcore.imports import in_notebook
 from fastcore.foundation import L
 from fastcore.script import Param
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.progress import ProgressCallback
+from fastai.callback.tracker import TrackerCallback
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds
+from fastai.imports import noop
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import AccumMetric, ActivationType, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
-from .cli import run_cli
+from .cli import interrupt_hint, run_cli, stale_tmp, write_text
 from .data import sbi_dls
 from .models import create_model, save_checkpoint
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'ConfigError', 'load_config', 'new_session', 'ValAUC', 'LossLogCallback', 'TopKCheckpointCallback',
-           'NaNGuardCallback', 'SAMCallback', 'accumulation_cbs', 'lr_scheds', 'build_learner', 'fit', 'load_resume',
-           'train_dls', 'pretrain', 'kdnb_pretrain']
-
-# %% ../nbs/02_pretrain.ipynb #10018443
-DEFAULTS = dict(
-    image_size=380, batch_size=32, epoch=100, lr=1e-3, weight_decay=1e-2,
-    teacher_weights='weights/FFc23.tar', pretrained_student_weights=None,
-    temperature=3.0, use_progressive_distillation=True, alpha_start=0.95, alpha_end=0.5,
-    progressive_epochs=20, alpha_shape='step', micro_batch_size=None,
-    data=dict(root='data/FaceForensics++', layout='sbi', compression='c23', frames=None),
-    teacher_arch='tf_efficientnet_b4', student_arch='mobilevitv2_200', student_image_size=256,
-    seed=0, optimizer='adamw', sam_rho=0.05, schedule='sbi', top_k=5, num_workers=4, mixed_precision=True,
-    nan_patience=3, nan_limit=20,
-    feature_distillation=dict(enabled=False, gamma=1.0, pairs=[]),
-    config_path=None)
+__all__ = ['CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'apply_sets', 'new_session', 'run_lock', 'ValAUC',
+           'LossLogCallback', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback', 'accumulation_cbs',
+           'lr_scheds', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls', 'pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #0b15b87a
 class ConfigError(ValueError):
@@ -66,20 +57,71 @@ def _one_of(*vals): return (lambda v: v in vals), 'one of ' + ', '.join(map(repr
 def _str(null=False): return (lambda v: (v is None and null) or (isinstance(v, str) and v != '')), 'a non-empty string' + (' or null' if null else '')
 def _bool(): return (lambda v: isinstance(v, bool)), 'true or false'
 def _pairs(): return (lambda v: isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)), 'a list of [student, teacher] pairs'
+def _weights(): return (lambda v: isinstance(v, bool) or (isinstance(v, str) and v != '')), "false, true (timm's ImageNet weights) or a weights file"
+def _limit():
+    ok = lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and (0 < v < 1 or (v >= 1 and v == int(v)))
+    return ok, 'an integer >= 1 (steps) or a fraction in (0, 1) of all steps'
 
-_RULES = {'image_size': _num(32, integer=True), 'batch_size': _num(2, integer=True, even=True), 'epoch': _num(1, integer=True),
-    'lr': _num(0, lo_open=True), 'weight_decay': _num(0), 'teacher_weights': _str(null=True),
-    'pretrained_student_weights': _str(null=True), 'temperature': _num(0, lo_open=True),
-    'use_progressive_distillation': _bool(), 'alpha_start': _num(0, 1), 'alpha_end': _num(0, 1),
-    'progressive_epochs': _num(1, integer=True), 'alpha_shape': _one_of('step', 'linear', 'cos'),
-    'micro_batch_size': _num(2, integer=True, even=True, null=True), 'data.root': _str(),
-    'data.layout': _one_of('sbi', 'folder'), 'data.compression': _one_of('c23', 'raw', 'c40'),
-    'data.frames': _num(1, integer=True, null=True), 'teacher_arch': _str(), 'student_arch': _str(),
-    'student_image_size': _num(32, integer=True, null=True), 'seed': _num(0, integer=True),
-    'optimizer': _one_of('adamw', 'sam'), 'sam_rho': _num(0, lo_open=True), 'schedule': _one_of('sbi', 'one_cycle'),
-    'top_k': _num(1, integer=True), 'num_workers': _num(0, integer=True), 'mixed_precision': _bool(),
-    'nan_patience': _num(1, integer=True), 'nan_limit': _num(1, integer=True), 'feature_distillation.enabled': _bool(),
-    'feature_distillation.gamma': _num(0), 'feature_distillation.pairs': _pairs(), 'config_path': _str(null=True)}
+
+# %% ../nbs/02_pretrain.ipynb #8d64a6a6
+CONFIG = [ # (key, default, rule, meaning): the one place a config key is defined
+    ('image_size', 380, _num(32, integer=True), "size of the crops the loaders produce; the teacher's input size"),
+    ('batch_size', 32, _num(2, integer=True, even=True), '**images** per batch: `batch_size/2` reals followed by their fakes, as in SBI'),
+    ('epoch', 100, _num(1, integer=True), 'epochs of training'),
+    ('lr', 1e-3, _num(0, lo_open=True), 'peak learning rate'),
+    ('weight_decay', 1e-2, _num(0), 'decoupled weight decay (AdamW) or SGD weight decay'),
+    ('teacher_weights', 'weights/FFc23.tar', _str(null=True), 'teacher checkpoint: file, glob or run folder (best by val AUC)'),
+    ('pretrained_student_weights', None, _str(null=True), 'Stage 1 result that Stage 2 starts from'),
+    ('temperature', 3.0, _num(0, lo_open=True), 'distillation temperature T'),
+    ('use_progressive_distillation', True, _bool(), 'alpha follows a schedule (false: constant `alpha_start`)'),
+    ('alpha_start', 0.95, _num(0, 1), 'weight of the hard-label CE at the start'),
+    ('alpha_end', 0.5, _num(0, 1), 'weight of the hard-label CE at the end'),
+    ('progressive_epochs', 20, _num(1, integer=True), 'epochs over which alpha moves'),
+    ('alpha_shape', 'step', _one_of('step', 'linear', 'cos'), 'shape of the alpha schedule'),
+    ('micro_batch_size', None, _num(2, integer=True, even=True, null=True), 'images per forward pass; gradients accumulate to `batch_size`'),
+    ('data.root', 'data/FaceForensics++', _str(), 'SBI-preprocessed FF++, `kdnb_crop` or `kdnb_synth` output, relative to the working directory'),
+    ('data.layout', 'sbi', _one_of('sbi', 'folder'), 'folder layout'),
+    ('data.compression', 'c23', _one_of('c23', 'raw', 'c40'), 'FF++ compression level'),
+    ('data.frames', None, _num(1, integer=True, null=True), 'frames per video (null: all)'),
+    ('skip_bad_frames', False, _bool(), 'leave unreadable frames out (counted) instead of stopping before training'),
+    ('teacher_arch', 'tf_efficientnet_b4', _str(), 'teacher trained by `--teacher`'),
+    ('teacher_pretrained', False, _weights(), "start `--teacher` from ImageNet: timm's weights (true) or a local file"),
+    ('student_arch', 'mobilevitv2_200', _str(), 'student (overridden by `--arch`)'),
+    ('student_pretrained', False, _weights(), "start Stage 1 from ImageNet: timm's weights (true) or a local file"),
+    ('student_image_size', 256, _num(32, integer=True, null=True), "student input size (null: the arch's default)"),
+    ('seed', 0, _num(0, integer=True), 'seed of the run (set before the loaders) and of the fixed validation fakes'),
+    ('optimizer', 'adamw', _one_of('adamw', 'sam'), 'AdamW, or SAM around SGD (momentum 0.9) as SBI trains its teacher'),
+    ('sam_rho', 0.05, _num(0, lo_open=True), 'SAM neighbourhood radius'),
+    ('schedule', 'sbi', _one_of('sbi', 'one_cycle'), 'lr flat then linear decay from 75 %, or fastai\'s one-cycle'),
+    ('top_k', 5, _num(1, integer=True), 'checkpoints kept (best val AUC)'),
+    ('num_workers', 4, _num(0, integer=True), 'data loading processes'),
+    ('mixed_precision', True, _bool(), 'bf16 autocast on CUDA (fp16 where bf16 is unsupported; ignored on CPU)'),
+    ('nan_patience', 3, _num(1, integer=True), 'bad steps in a row before the weights are rolled back and lr halved'),
+    ('nan_limit', 20, _limit(), 'bad steps in total before the run stops: a count, or a fraction of all steps'),
+    ('nan_loss_factor', 20.0, _num(1, lo_open=True, null=True), 'a loss above this many times the mean loss of the first epoch is a bad step (null: off)'),
+    ('nan_weight_factor', 10.0, _num(1, lo_open=True, null=True), 'weights whose norm grows beyond this many times the starting norm are a bad step (null: off)'),
+    ('feature_distillation.enabled', False, _bool(), 'feature distillation in Stage 2'),
+    ('feature_distillation.gamma', 1.0, _num(0), 'weight of the feature term'),
+    ('feature_distillation.pairs', [], _pairs(), '[[student, teacher], …] feature_info indices (empty: [[2, 2], [3, 3]])'),
+    ('config_path', None, _str(null=True), 'set by `load_config` to the file it read'),
+]
+
+# %% ../nbs/02_pretrain.ipynb #e7fa23e8
+def _nest(rows):
+    "Nested dict of the defaults of `rows`: a dotted key `data.root` goes into section `data`"
+    d = {}
+    for key, default, *_ in rows:
+        sec, _, sub = key.rpartition('.')
+        (d.setdefault(sec, {}) if sec else d)[sub] = copy.deepcopy(default)
+    return d
+
+DEFAULTS = _nest(CONFIG)
+_RULES = {key: rule for key, _, rule, _ in CONFIG}
+
+def config_table(rows=CONFIG):
+    "The documentation table of config `rows`, as markdown"
+    return '\n'.join(['| key | default | allowed | meaning |', '|---|---|---|---|'] +
+                     [f'| `{k}` | `{json.dumps(d)}` | {r[1]} | {m} |' for k, d, r, m in rows])
 
 # %% ../nbs/02_pretrain.ipynb #2d77be9c
 def _merge(cfg, new, src):
@@ -103,22 +145,46 @@ def _check(cfg, src):
     if cfg['optimizer'] == 'sam' and cfg['micro_batch_size']:   # SAM's second pass would see only the last micro-batch
         raise ConfigError(f"{src}: key 'micro_batch_size' = {cfg['micro_batch_size']}: must be null with optimizer 'sam'")
 
+# %% ../nbs/02_pretrain.ipynb #e80e3b1a
+def _unique(pairs, src):
+    "A JSON object from `pairs`, refusing a key given twice"
+    d = {}
+    for k, v in pairs:
+        if k in d: raise ConfigError(f"{src}: key '{k}' is given twice")
+        d[k] = v
+    return d
+
+def _read_config(p):
+    "The JSON object of config file `p`"
+    if not p.is_file(): raise ConfigError(f"{p}: config file not found")
+    try: new = json.loads(p.read_text(), object_pairs_hook=partial(_unique, src=p))
+    except json.JSONDecodeError as e: raise ConfigError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(new, dict): raise ConfigError(f"{p}: must hold a JSON object of config keys")
+    return new
+
+def _parse_set(s):
+    "`(key, value)` of a `--set key=value`: the value is read as JSON, else kept as a string"
+    k, eq, v = s.partition('=')
+    if not eq or not k.strip(): raise ConfigError(f"--set {s!r}: expected KEY=VALUE, e.g. --set data.root=data/ff")
+    try: return k.strip(), json.loads(v)
+    except json.JSONDecodeError: return k.strip(), v
+
 # %% ../nbs/02_pretrain.ipynb #6860f5f7
 def load_config(path=None, # JSON config file; None: the defaults
+                sets=None, # `key=value` strings from `--set`, applied last (values are JSON, else strings)
                 **overrides): # values that replace the file's (`data={'root': ...}` or `**{'data.root': ...}`)
     "Read, complete and validate a config; returns a fastcore `AttrDict`"
     cfg, src = copy.deepcopy(DEFAULTS), str(path) if path else 'config'
-    if path is not None:
-        p = Path(path)
-        if not p.is_file(): raise ConfigError(f"{p}: config file not found")
-        try: new = json.loads(p.read_text())
-        except json.JSONDecodeError as e: raise ConfigError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
-        if not isinstance(new, dict): raise ConfigError(f"{p}: must hold a JSON object of config keys")
-        _merge(cfg, new, src)
-        cfg['config_path'] = str(path)
-    _merge(cfg, overrides, src)
-    _check(cfg, src)
+    if path is not None: _merge(cfg, _read_config(Path(path)), src); cfg['config_path'] = str(path)
+    _merge(cfg, overrides, src); _check(cfg, src)
+    for s in L(sets): k, v = _parse_set(s); _merge(cfg, {k: v}, f'--set {s}')
+    if sets: _check(cfg, '--set')
     return AttrDict({k: AttrDict(v) if isinstance(v, dict) else v for k, v in cfg.items()})
+
+def apply_sets(cfg, # a config from `load_config` (not changed)
+               sets): # `key=value` strings, as `--set` takes them
+    "`cfg` with `sets` applied and validated: what a command's `--set` does"
+    return load_config(sets=sets, **cfg)
 
 # %% ../nbs/02_pretrain.ipynb #2098e59d
 def _err(f, *a, **kw):
@@ -128,17 +194,48 @@ def _err(f, *a, **kw):
     raise AssertionError('no ConfigError')
 
 # %% ../nbs/02_pretrain.ipynb #1bd74695
+def _check_name(name):
+    "Refuse a run name that would put the run folder anywhere but directly inside `out`"
+    n = str(name)
+    if not n.strip() or '/' in n or '\\' in n or '..' in n or Path(n).is_absolute():
+        raise ValueError(f"run name {n!r}: must be a plain name (no '/', '..' or absolute path): every run stays inside its --out folder")
+
 def new_session(name, # run name, first part of the folder name
                 cfg, # config from `load_config`
                 out='output'): # parent folder of all runs
     "Create `<out>/<name>_<config stem>_<%m_%d_%H_%M_%S>/` with `weights/`, `logs/` and the resolved `config.json`"
+    _check_name(name)
     stem = Path(cfg.config_path).stem if cfg.get('config_path') else 'defaults'
     run = Path(out)/f"{name}_{stem}_{datetime.now().strftime('%m_%d_%H_%M_%S')}"
     if run.exists(): raise FileExistsError(f"{run}: run folder already exists; it is never overwritten (wait a second or pick another name)")
     run.mkdir(parents=True)
     for d in ('weights', 'logs'): (run/d).mkdir()
-    (run/'config.json').write_text(json.dumps(cfg, indent=2))
+    write_text(run/'config.json', json.dumps(cfg, indent=2))
     return run
+
+# %% ../nbs/02_pretrain.ipynb #4c4b9b05
+def _alive(pid):
+    "True while process `pid` exists"
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+@contextlib.contextmanager
+def run_lock(run_dir): # the run folder a process trains in
+    "Hold `run_dir/.lock` (holding this PID) while training; a lock whose process is gone is taken over, saying so"
+    fname = Path(run_dir)/'.lock'
+    while True:
+        try: fd = os.open(fname, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); break
+        except FileExistsError:
+            try: pid = int(fname.read_text().strip() or 0)
+            except (OSError, ValueError): pid = 0
+            if pid and _alive(pid): raise RuntimeError(f'{run_dir}: in use by process {pid} (lock file {fname}); wait for it to end or stop it first')
+            print(f'{fname}: stale lock of process {pid}, which is no longer running: taken over', file=sys.stderr)
+            fname.unlink(missing_ok=True)
+    with os.fdopen(fd, 'w') as f: f.write(str(os.getpid()))
+    try: yield fname
+    finally: fname.unlink(missing_ok=True)
 
 # %% ../nbs/02_pretrain.ipynb #e12cd3d0
 def _auc(pred, targ):
@@ -164,7 +261,9 @@ def _fmt(k, v):
 class LossLogCallback(Callback):
     "Append one line per epoch to `logs/losses.logs` and a row to `logs/history.csv`; other callbacks add values to `extra`"
     order = 75
-    def __init__(self, fname='logs/losses.logs', csv_fname='logs/history.csv'): store_attr(); self.extra = {}
+    def __init__(self, fname='logs/losses.logs', csv_fname='logs/history.csv',
+                 echo=False): # also print each line (when there are no progress bars)
+        store_attr(); self.extra = {}
     def before_epoch(self): self.start = time.time()
     def after_epoch(self):
         if _skipped(self): return
@@ -174,71 +273,111 @@ class LossLogCallback(Callback):
         self._write(row); self.extra = {}
 
 # %% ../nbs/02_pretrain.ipynb #bc078413
+def _append(fname, text):
+    "Append `text` to `fname`, replacing the file atomically"
+    fname = Path(fname)
+    write_text(fname, (fname.read_text() if fname.exists() else '') + text)
+
 @patch
 def _write(self:LossLogCallback, row):
-    "Write `row` to the text log and the CSV (header from the first row)"
-    log, hist = self.path/self.fname, self.path/self.csv_fname
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, 'a') as f: f.write(' | '.join(f'{k} {_fmt(k, v)}' for k, v in row.items()) + '\n')
+    "Write `row` to the text log and the CSV (header from the first row); print it when `echo`"
+    log, hist, line = self.path/self.fname, self.path/self.csv_fname, ' | '.join(f'{k} {_fmt(k, v)}' for k, v in row.items())
+    _append(log, line + '\n')
     header = hist.read_text().splitlines()[0].split(',') if hist.exists() and hist.stat().st_size else None
-    with open(hist, 'a', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=header or list(row), extrasaction='ignore')
-        if header is None: w.writeheader()
-        w.writerow(row)
+    buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=header or list(row), extrasaction='ignore')
+    if header is None: w.writeheader()
+    w.writerow(row); _append(hist, buf.getvalue())
+    if self.echo and self.learn.logger is not noop: print(line, flush=True)
 
 # %% ../nbs/02_pretrain.ipynb #a0e59896
-def _kept(wdir):
-    "(val, epoch, file) of the checkpoints `{epoch}_{val}_val.pth` already in `wdir`, best first"
+def _kept(wdir, sign=1):
+    "(val, epoch, file) of the checkpoints `{epoch}_{val}_val.pth` already in `wdir`, best first (`sign` -1: lower is better)"
     found = [(float(m[2]), int(m[1]), f) for f in Path(wdir).glob('*_val.pth')
              if (m := re.fullmatch(r'(\d+)_(\d+(?:\.\d+)?)_val\.pth', f.name))]
-    return sorted(found, key=lambda o: (-o[0], o[1]))
+    return sorted(found, key=lambda o: (-sign*o[0], o[1]))
+
+def eer_threshold(pred, # fake probabilities
+                  targ): # 0/1 labels
+    "The threshold at which the false-positive and false-negative rates meet (None with one class)"
+    if len(np.unique(targ)) < 2: return None
+    fpr, tpr, thr = roc_curve(targ, pred)
+    return float(min(thr[np.argmin(np.abs(1 - tpr - fpr))], 1.))
 
 # %% ../nbs/02_pretrain.ipynb #5eef25f6
-class TopKCheckpointCallback(Callback):
-    "Keep the `k` best models by `monitor` in `weights/` as `{epoch}_{val:.4f}_val.pth` (1-based epoch)"
+class TopKCheckpointCallback(TrackerCallback):
+    "Keep the `k` best models by `monitor` in `weights/` as `{epoch}_{val:.4f}_val.pth` (1-based epoch), with their EER threshold"
     order = 70
-    def __init__(self, k=5, monitor='val_auc'): store_attr()
-    def before_fit(self): self.wdir = self.path/self.model_dir; self.kept = _kept(self.wdir)
+    def __init__(self, k=5, monitor='val_auc', comp=None): super().__init__(monitor, comp, reset_on_fit=False); self.k = k
+    def before_fit(self):
+        if self.monitor not in self.recorder.metric_names[1:]:   # fastai asserts this; say it in words
+            raise ValueError(f"TopKCheckpointCallback: {self.monitor!r} is not recorded (recorded: {', '.join(self.recorder.metric_names[1:-1])})")
+        super().before_fit()
+        self.wdir = self.path/self.model_dir; self.kept = _kept(self.wdir, self._sign)
+        if self.kept: self.best = self.kept[0][0]
     def after_epoch(self):
         if _skipped(self): return
-        self.add(self.epoch+1, self.recorder.values[-1][list(self.recorder.metric_names[1:]).index(self.monitor)])
+        super().after_epoch(); self.add(self.epoch+1, self.recorder.values[-1][self.idx])
     def after_fit(self):
-        if self.kept: print(f'best checkpoint: {self.best} ({self.monitor} {self.kept[0][0]:.4f})')
+        super().after_fit()
+        if self.kept and self.learn.logger is not noop: print(f'best checkpoint: {self.best_fname} ({self.monitor} {self.kept[0][0]:.4f})')
     @property
-    def best(self): return self.kept[0][2] if self.kept else None
+    def _sign(self): return 1 if self.comp(1, 0) else -1   # 1: higher is better
+    @property
+    def best_fname(self): return self.kept[0][2] if self.kept else None
 
 # %% ../nbs/02_pretrain.ipynb #cbfb6a66
+@patch
+def _threshold(self:TopKCheckpointCallback):
+    "EER threshold of this epoch's validation predictions (kept by the `val_auc` metric)"
+    m = next((m for m in self.learn.metrics if getattr(m, 'name', None) == 'val_auc' and getattr(m, 'preds', None)), None)
+    return None if m is None else eer_threshold(torch.cat(m.preds).float().numpy(), torch.cat(m.targs).numpy())
+
 @patch
 def add(self:TopKCheckpointCallback, epoch, val):
     "Save the model as `epoch` if `val` ranks in the top `k`; delete the one that falls out"
     val = float(val)
-    if not math.isfinite(val) or (len(self.kept) >= self.k and val <= self.kept[-1][0]): return None
+    if not math.isfinite(val) or (len(self.kept) >= self.k and not self.comp(val, self.kept[-1][0])): return None
     fname = save_checkpoint(self.wdir/f'{epoch}_{val:.4f}_val.pth', self.model, epoch=epoch, val_auc=val,
-                            config=getattr(self.learn, 'cfg', None))
-    self.kept = sorted(self.kept + [(val, epoch, fname)], key=lambda o: (-o[0], o[1]))
+                            config=getattr(self.learn, 'cfg', None), threshold=self._threshold())
+    self.kept = sorted(self.kept + [(val, epoch, fname)], key=lambda o: (-self._sign*o[0], o[1]))
     for *_, f in self.kept[self.k:]: f.unlink(missing_ok=True)
     self.kept = self.kept[:self.k]
     return fname
 
 # %% ../nbs/02_pretrain.ipynb #b61aa100
 class NaNGuardCallback(Callback):
-    "Skip steps with a non-finite loss or gradient; after `patience` in a row roll back and halve lr; stop after `limit`"
+    "Skip bad steps (non-finite loss or gradient, loss far above the first epoch's, exploding weights); roll back after `patience` in a row; stop after `limit`"
     order = 65 # after MixedPrecision (10) and ParamScheduler (60), before SAM (70)
-    def __init__(self, patience=3, limit=20, every=None): store_attr(); self.lr_mult = 1.
+    def __init__(self, patience=3, # bad steps in a row before a rollback
+                 limit=20, # bad steps before the run stops: a count, or a fraction (0, 1) of all steps
+                 every=None, # also keep good weights every `every` steps (default: at epoch ends)
+                 loss_factor=None, # a loss above `loss_factor` x the first epoch's mean loss is bad (None: off)
+                 weight_factor=None): # a weight norm above `weight_factor` x the starting norm is bad (None: off)
+        store_attr(); self.lr_mult, self.loss_bound = 1., None
     @property
     def name(self): return 'nan_guard' # fastai's default would be `na_n_guard`
-    def before_fit(self): self.n_bad, self.n_row, self.last, self.stop_msg, self.good_loss = 0, 0, None, None, None; self._snapshot()
+    def before_fit(self):
+        self.n_bad, self.n_good, self.n_row, self.last, self.stop_msg, self.good_loss, self.all_nonfinite = 0, 0, 0, None, None, None, True
+        self.max_bad = self.limit if self.limit >= 1 else max(1, math.ceil(self.limit*self.n_epoch*len(self.dls.train)))
+        self.loss_sum, self.loss_n, self.w0 = 0., 0, self._wnorm(); self._snapshot()
     def before_batch(self):
         if self.training and self.lr_mult != 1 and hasattr(self.learn, 'param_scheduler'):
             for h in self.opt.hypers: h['lr'] *= self.lr_mult
     def before_backward(self):
-        if not torch.isfinite(self.loss_grad).all(): self._skip('loss')
+        loss, scaled = torch.stack([self.loss.detach().float(), self.loss_grad.detach().float()]).tolist()   # one device sync
+        if not (math.isfinite(loss) and math.isfinite(scaled)): self._skip('non-finite loss')
+        if self.loss_bound is not None and loss > self.loss_bound: self._skip(f'loss {loss:.3g} above the bound {self.loss_bound:.3g}')
+        self.loss_sum += loss; self.loss_n += 1
     def before_step(self): self.check_grads()
     def after_step(self):
-        self.n_row, self.good_loss = 0, self.learn.loss.detach()
+        if self.weight_factor and not (w := self._wnorm()) <= self.weight_factor*self.w0:
+            self._skip(f'weight norm {w:.3g} above {self.weight_factor:g} x the starting {self.w0:.3g}', rollback=True)
+        self.n_row, self.good_loss, self.n_good = 0, self.learn.loss.detach(), self.n_good + 1
         if self.every and self.train_iter % self.every == 0: self._snapshot()
     def after_epoch(self):
-        if not _skipped(self): self._snapshot()
+        if _skipped(self): return
+        if self.loss_factor and self.loss_bound is None and self.loss_n: self.loss_bound = self.loss_factor*self.loss_sum/self.loss_n
+        self._snapshot()
 
 # %% ../nbs/02_pretrain.ipynb #7346aadc
 @patch
@@ -249,12 +388,12 @@ def check_grads(self:NaNGuardCallback, what='gradient'):
     if not gs or torch.isfinite(torch.stack(torch._foreach_norm(gs))).all(): return
     names = {id(p): n for n, p in self.model.named_parameters()}
     bad = [names.get(id(p), 'extra parameter') for p in ps if p.grad is not None and not torch.isfinite(p.grad).all()]
-    if bad: self._skip(f'{what} of {len(bad)} tensor(s), first {bad[0]}')   # else: finite, only the norm overflowed
+    if bad: self._skip(f'non-finite {what} of {len(bad)} tensor(s), first {bad[0]}')   # else: finite, only the norm overflowed
 
 @patch
-def _skip(self:NaNGuardCallback, what):
-    "Count a non-finite step, drop its gradients, roll back or stop when needed, and cancel the batch"
-    self.n_bad += 1; self.n_row += 1
+def _skip(self:NaNGuardCallback, what, rollback=False):
+    "Count a bad step, drop its gradients, roll back or stop when needed, and cancel the batch"
+    self.n_bad += 1; self.n_row += 1; self.all_nonfinite = self.all_nonfinite and what.startswith('non-finite')
     self.last = f'{what} at epoch {self.epoch+1}, batch {self.iter+1}'
     self.opt.zero_grad()
     if (ga := getattr(self.learn, 'gradient_accumulation', None)) is not None: ga.count = 0   # the dropped micro-batches too
@@ -262,12 +401,12 @@ def _skip(self:NaNGuardCallback, what):
         for n, b in self.model.named_buffers():
             if b.is_floating_point() and n in getattr(self, 'good', {}) and not torch.isfinite(b).all(): b.copy_(self.good[n])
     self.learn.loss = self.good_loss if self.good_loss is not None else torch.zeros((), device=self.loss_grad.device)
-    if self.n_bad >= self.limit:
-        self.stop_msg = (f'stopped after {self.n_bad} non-finite steps (last: non-finite {self.last}); try a lower lr '
+    if self.n_bad >= self.max_bad:
+        self.stop_msg = (f'stopped after {self.n_bad} {"non-finite" if self.all_nonfinite else "bad"} steps (last: {self.last}); try a lower lr '
                          f'(now {self.opt.hypers[-1]["lr"]:.2e}), mixed_precision false, or check the data for broken images')
         print(f'NaN guard: {self.stop_msg}', file=sys.stderr)
         raise CancelFitException
-    if self.n_row >= self.patience: self._rollback()
+    if rollback or self.n_row >= self.patience: self._rollback()
     raise CancelBatchException
 
 # %% ../nbs/02_pretrain.ipynb #185b04b5
@@ -279,14 +418,18 @@ def _snapshot(self:NaNGuardCallback):
         self.good = {k: v.detach().to('cpu', copy=True) for k, v in sd.items()}
 
 @patch
+def _wnorm(self:NaNGuardCallback):
+    "L2 norm of all the model's weights"
+    return float(torch.stack(torch._foreach_norm([p.detach().float() for p in self.model.parameters()])).norm())
+
+@patch
 def _rollback(self:NaNGuardCallback):
     "Restore the last good weights, clear the optimizer state and halve the learning rate"
     self.model.load_state_dict(self.good); self.opt.clear_state()
     self.lr_mult /= 2; self.n_row = 0
     if not hasattr(self.learn, 'param_scheduler'):
         for h in self.opt.hypers: h['lr'] /= 2
-    print(f'NaN guard: {self.patience} non-finite steps in a row (last: {self.last}); '
-          f'weights rolled back, lr factor now {self.lr_mult:g}', file=sys.stderr)
+    print(f'NaN guard: bad steps (last: {self.last}); weights rolled back, lr factor now {self.lr_mult:g}', file=sys.stderr)
 
 # %% ../nbs/02_pretrain.ipynb #f31a5cb9
 class SAMCallback(Callback):
@@ -338,17 +481,35 @@ def lr_scheds(cfg):
     return {'lr': _cos(0.25, cfg.lr/25, cfg.lr, cfg.lr/1e5), 'mom': _cos(0.25, 0.95, 0.85, 0.95)}
 
 # %% ../nbs/02_pretrain.ipynb #cd8c9eba
+def _rng_state(dls):
+    "Every random state a run draws from: Python, NumPy, torch (CPU and CUDA) and each loader's own"
+    st = np.random.get_state()
+    return dict(python=list(random.getstate()[1]), numpy=torch.from_numpy(st[1].astype(np.int64)), numpy_pos=int(st[2]),
+                torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                loaders=[list(dl.rng.getstate()[1]) for dl in dls.loaders])
+
+def _set_rng_state(st, dls):
+    "Restore what `_rng_state` saved"
+    random.setstate((3, tuple(st['python']), None))
+    np.random.set_state(('MT19937', st['numpy'].cpu().numpy().astype(np.uint32), st['numpy_pos'], 0, 0.))
+    torch.set_rng_state(st['torch'].cpu())
+    if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all([t.cpu() for t in st['cuda']])
+    for dl, s in zip(dls.loaders, st['loaders']): dl.rng.setstate((3, tuple(s), None))
+
 class _ResumeCallback(Callback):
-    "Write `resume.pth` (weights, optimizer state, NaN-guard lr factor) at the end of every epoch"
+    "Write `resume.pth` (weights, optimizer state, stage, random states, NaN-guard state) at the end of every epoch"
     order = 80
     def after_epoch(self):
         if _skipped(self): return
-        opt = self.opt.state_dict()
+        opt, guard = self.opt.state_dict(), getattr(self.learn, 'nan_guard', None)
         save_checkpoint(self.path/'resume.pth', self.model, epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
-                        opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]),
-                        lr_mult=getattr(getattr(self.learn, 'nan_guard', None), 'lr_mult', 1.), n_epoch=self.n_epoch)
+                        opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]), stage=_stage(self.learn),
+                        lr_mult=getattr(guard, 'lr_mult', 1.), loss_bound=getattr(guard, 'loss_bound', None),
+                        rng=_rng_state(self.dls), n_epoch=self.n_epoch)
 
+def _stage(learn): return getattr(learn, 'stage', None) or ('distill' if hasattr(learn, 'distillation') else 'pretrain')
 def _on_cuda(dls): return torch.device(getattr(dls, 'device', None) or default_device()).type == 'cuda'
+def _quiet(log): "fastai's logger when the loss log prints the epoch lines"
 
 # %% ../nbs/02_pretrain.ipynb #88d165d6
 def build_learner(cfg, # config from `load_config`
@@ -356,14 +517,18 @@ def build_learner(cfg, # config from `load_config`
                   dls, # `DataLoaders`, e.g. from `train_dls`
                   run_dir, # run folder from `new_session`
                   cbs=(), # more callbacks
-                  loss_func=None): # default: cross-entropy on the 2 logits
+                  loss_func=None, # default: cross-entropy on the 2 logits
+                  bars=None): # progress bars; None: on a terminal or in a notebook, else one printed line per epoch
     "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, bf16 on CUDA"
     sam = cfg.optimizer == 'sam'
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), NaNGuardCallback(cfg.nan_patience, cfg.nan_limit), _ResumeCallback(), *extra, *accumulation_cbs(cfg.batch_size, cfg.micro_batch_size), *L(cbs)]
+    guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
+    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(cfg.batch_size, cfg.micro_batch_size), *L(cbs)]
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
+    if not ifnone(bars, sys.stdout.isatty() or in_notebook()):   # a log file gets one line per epoch, not bar redraws
+        learn.remove_cb(ProgressCallback); learn.logger = _quiet; learn.loss_log.echo = True
     return learn
 
 # %% ../nbs/02_pretrain.ipynb #c9f67755
@@ -374,7 +539,7 @@ class _SkipToEpoch(Callback):
     def before_fit(self):
         self.learn.epochs_done, self.old = self.start, self.learn.logger
         self.quiet = lambda log: None if isinstance(log[0], int) and log[0] < self.start else self.old(log)
-        if self.start: self.learn.logger = self.quiet
+        if self.start and self.old is not noop: self.learn.logger = self.quiet
     def before_epoch(self):
         if self.epoch < self.start: raise CancelEpochException
     def after_fit(self):
@@ -383,18 +548,21 @@ class _SkipToEpoch(Callback):
 
 # %% ../nbs/02_pretrain.ipynb #995ba55e
 def _fit(learn, cfg, start_epoch=0):
-    "Train for `cfg.epoch` epochs on `cfg`'s schedule from `start_epoch`; raise if the NaN guard stopped the run"
+    "Train for `cfg.epoch` epochs on `cfg`'s schedule from `start_epoch`; raise if the NaN guard stopped the run or skipped every step"
     learn.fit(cfg.epoch, cbs=[ParamScheduler(lr_scheds(cfg)), _SkipToEpoch(start_epoch)])
     guard = getattr(learn, 'nan_guard', None)
-    if guard is not None and guard.stop_msg: raise RuntimeError(f'NaN guard {guard.stop_msg}')
+    if guard is None: return learn
+    if guard.stop_msg: raise RuntimeError(f'NaN guard {guard.stop_msg}')
+    if guard.n_bad and not guard.n_good: raise RuntimeError(f'NaN guard: every training step was skipped ({guard.n_bad} bad steps, last: {guard.last}); nothing was learnt')
     return learn
 
 # %% ../nbs/02_pretrain.ipynb #5bd27947
 def fit(learn, # from `build_learner`
-        cfg, # config: `epoch`, `lr`, `schedule`, `batch_size`, `micro_batch_size`
-        start_epoch=0): # epochs already done (from `load_resume`)
+        cfg=None, # config (`epoch`, `lr`, `schedule`, `batch_size`, `micro_batch_size`); default `learn.cfg`
+        start_epoch=None): # epochs already done; default: what `load_resume` loaded, else 0
     "Train for `cfg.epoch` epochs from `start_epoch`, halving the micro-batch and restarting the epoch on CUDA out-of-memory errors"
-    micro, start = cfg.micro_batch_size, start_epoch
+    cfg = ifnone(cfg, learn.cfg)
+    micro, start = cfg.micro_batch_size, ifnone(start_epoch, getattr(learn, 'resume_epoch', 0))
     while True:
         try: return _fit(learn, cfg, start)
         except torch.cuda.OutOfMemoryError:
@@ -407,12 +575,25 @@ def fit(learn, # from `build_learner`
             learn.dls = train_dls(cfg)
             if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
             msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
-            print(msg); (learn.path/'logs'/'losses.logs').open('a').write(f'# {msg}\n')
+            print(msg); _append(learn.path/'logs'/'losses.logs', f'# {msg}\n')
+
+# %% ../nbs/02_pretrain.ipynb #5afd969e
+def _trim_logs(run, epoch):
+    "Drop what an epoch after `epoch` left in the logs and `weights/` (a kill between its checkpoint and `resume.pth`)"
+    log, hist = run/'logs/losses.logs', run/'logs/history.csv'
+    if log.exists():
+        keep = [l for l in log.read_text().splitlines(True) if not (m := re.match(r'epoch (\d+) ', l)) or int(m[1]) <= epoch]
+        write_text(log, ''.join(keep))
+    if hist.exists() and hist.stat().st_size:
+        rows = hist.read_text().splitlines(True)
+        write_text(hist, ''.join(rows[:1] + [r for r in rows[1:] if int(r.split(',')[0]) <= epoch]))
+    for _, e, f in _kept(run/'weights'):
+        if e > epoch: f.unlink(missing_ok=True)
 
 # %% ../nbs/02_pretrain.ipynb #7e79f198
 def load_resume(learn, # a learner built like the interrupted one
                 run_dir): # the interrupted run's folder
-    "Load `run_dir/resume.pth` into `learn`; returns the number of epochs already done"
+    "Load `run_dir/resume.pth` into `learn` (weights, optimizer, random states); returns the number of epochs already done"
     fname = Path(run_dir)/'resume.pth'
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no resume file (the run ended before its first epoch); start it again')
     dev = getattr(learn.dls, 'device', None) or default_device()
@@ -420,11 +601,36 @@ def load_resume(learn, # a learner built like the interrupted one
     learn.model.to(dev).net.load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(dict(state=ck['opt']['state'], hypers=L(ck['opt']['hypers'])))
-    if hasattr(learn, 'nan_guard'): learn.nan_guard.lr_mult = ck.get('lr_mult', 1.)
+    if hasattr(learn, 'nan_guard'): learn.nan_guard.lr_mult, learn.nan_guard.loss_bound = ck.get('lr_mult', 1.), ck.get('loss_bound')
+    _trim_logs(Path(run_dir), ck['epoch'])
+    if ck.get('rng') is not None: _set_rng_state(ck['rng'], learn.dls)
+    learn.resume_epoch = ck['epoch']
     return ck['epoch']
 
+# %% ../nbs/02_pretrain.ipynb #ea436e81
+_CMD = dict(pretrain='kdnb_pretrain', teacher='kdnb_pretrain --teacher', distill='kdnb_distill')
+
+def _diff(a, b, pre=''):
+    "Dotted keys whose values differ between configs `a` and `b` (`config_path` aside)"
+    keys = [k for k in dict.fromkeys([*a, *b]) if k != 'config_path']
+    return [d for k in keys for d in (_diff(a[k], b[k], f'{pre}{k}.') if isinstance(a.get(k), dict) and isinstance(b.get(k), dict)
+                                      else [f'{pre}{k}'] if a.get(k) != b.get(k) else [])]
+
+def resume_run(run_dir, # the interrupted run's folder
+               stages, # the stages this command continues: 'pretrain', 'teacher', 'distill'
+               cfg=None): # a config given with --resume: refused unless it equals the run's own
+    "The run's own config, after checking its `resume.pth` is of one of `stages` and `cfg` agrees with it"
+    run = Path(run_dir)
+    if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
+    stage = torch.load(run/'resume.pth', map_location='cpu', weights_only=True, mmap=True).get('stage')
+    if stage is not None and stage not in L(stages): raise ValueError(f'{run}: a {stage} run; continue it with {_CMD[stage]} --resume {run}')
+    own = load_config(**json.loads((run/'config.json').read_text()))
+    if cfg is not None and (d := _diff(own, cfg)):
+        raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
+    return own
+
 # %% ../nbs/02_pretrain.ipynb #84d38ac6
-def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`
+def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`, `skip_bad_frames`
               image_size=None, # crop size; default `cfg.image_size` (models resize to their own size)
               device=None): # default: fastai's default device (the GPU when there is one)
     "The SBI training and validation `DataLoaders` for `cfg`"
@@ -432,8 +638,9 @@ def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `
     if not root.is_dir(): raise ConfigError(f"{src}: key 'data.root' = {json.dumps(cfg.data.root)}: folder not found "
                                             f"(relative to {Path.cwd()}; make one with kdnb_synth or point it at SBI-preprocessed FF++)")
     if cfg.data.layout != 'sbi': raise ConfigError(f"{src}: key 'data.layout' = {json.dumps(cfg.data.layout)}: training needs 'sbi'")
+    skip = dict(skip_bad_frames=True) if cfg.get('skip_bad_frames') else {}   # `sbi_dls` checks every frame first and stops on a bad one by default
     return sbi_dls(root, image_size or cfg.image_size, min(cfg.micro_batch_size or cfg.batch_size, cfg.batch_size), cfg.seed, cfg.data.frames, cfg.data.compression,
-                   cfg.num_workers, device or default_device())
+                   cfg.num_workers, device or default_device(), **skip)
 
 # %% ../nbs/02_pretrain.ipynb #9026e738
 def _run_model(cfg, arch, teacher, resume):
@@ -443,27 +650,40 @@ def _run_model(cfg, arch, teacher, resume):
         return ck['arch'], ck['image_size']
     return arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size
 
+def _stage_of(run): return torch.load(Path(run)/'resume.pth', map_location='cpu', weights_only=True, mmap=True).get('stage')
+
+def _new_model(cfg, arch, size, key):
+    "A fresh `arch` model, from the ImageNet weights config key `key` asks for"
+    p = cfg[key]
+    try: return create_model(arch, image_size=size, **({'pretrained': p} if p is not False else {}))
+    except RuntimeError as e:
+        if p is not True: raise
+        raise ConfigError(f"{cfg.get('config_path') or 'config'}: key '{key}' = true: {e}; give a local weights file (.pth, .bin or .safetensors) instead") from None
+
 # %% ../nbs/02_pretrain.ipynb #f0f57a6f
-def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's own config is used
+def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the run's own
              name='pretrain', # run name, first part of the run folder
              arch=None, # timm arch to train instead of the config's
              teacher=False, # train `teacher_arch` at `image_size` instead of the student
              resume=None, # folder of an interrupted run to continue
-             out='output'): # folder of all runs
+             out='output', # folder of all runs
+             sets=None): # `key=value` config changes (`--set`)
     "Stage 1 (or teacher training) on SBI hard labels; returns the run folder"
-    if resume:
-        run = Path(resume)
-        if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
-        cfg = load_config(**json.loads((run/'config.json').read_text()))
-    else: cfg = load_config(**cfg) if isinstance(cfg, dict) else load_config(cfg)
+    if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)
+    if resume: cfg = resume_run(resume, ('teacher',) if teacher else ('pretrain', 'teacher'), cfg)
+    else: _check_name(name)
     arch, size = _run_model(cfg, arch, teacher, resume)
+    set_seed(cfg.seed)   # before the loaders: the same config gives the same run
     dls = train_dls(cfg)
-    run = run if resume else new_session(name, cfg, out)
-    set_seed(cfg.seed)
-    learn = build_learner(cfg, create_model(arch, image_size=size), dls, run)
-    start = load_resume(learn, run) if resume else 0
-    print(f'training {arch} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
-    fit(learn, cfg, start)
+    run = Path(resume) if resume else new_session(name, cfg, out)
+    with run_lock(run):
+        for f in stale_tmp(run) + stale_tmp(run/'weights'): f.unlink(missing_ok=True)   # left by a killed write
+        learn = build_learner(cfg, _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained'), dls, run)
+        learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
+        start = load_resume(learn, run) if resume else 0
+        interrupt_hint(f'continue with: kdnb_pretrain --resume {run}')
+        print(f'training {arch} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
+        fit(learn)
     print(f'wrote {run}')
     return run
 
@@ -473,12 +693,13 @@ def _pretrain_cli(config:Param('JSON config, e.g. configs/synthetic.json (not ne
                   teacher:bool=False, # train the config's teacher_arch at image_size
                   arch:str=None, # timm arch to train instead of the config's
                   resume:str=None, # RUN_DIR of an interrupted run to continue
-                  out:str='output'): # folder that holds the runs
+                  out:str='output', # folder that holds the runs
+                  set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
     "Stage 1: train a model on SBI hard labels (the student by default, the teacher with --teacher)"
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
-    return pretrain(config, name, arch, teacher, resume, out)
+    pretrain(config, name, arch, teacher, resume, out, set)
 
 # %% ../nbs/02_pretrain.ipynb #7f5b1c02
 def kdnb_pretrain(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_pretrain CONFIG -n NAME [--teacher] [--arch ARCH] [--resume RUN_DIR] [--out OUT]`"
+    "Command line: `kdnb_pretrain CONFIG -n NAME [--teacher] [--arch ARCH] [--set KEY=VALUE ...] [--resume RUN_DIR] [--out OUT]`"
     run_cli(_pretrain_cli, argv, 'kdnb_pretrain', short={'n': 'name'}) # returns nothing: a console script's return value becomes its exit status

@@ -30,12 +30,15 @@ def only_run(d, name, stem='synthetic'):
     return found[0]
 
 def test_teacher_run_writes_its_files(work):
-    r = run(['kdnb_pretrain', 'configs/synthetic.json', '-n', 'teacher', '--teacher'], work)
+    r = run(['kdnb_pretrain', 'configs/synthetic.json', '-n', 'teacher', '--teacher', '--set', 'top_k=1', '--set', 'data.frames=null'], work)
     assert r.returncode == 0, r.stderr[-3000:]
     rd = only_run(work, 'teacher')
     assert re.fullmatch(r'teacher_synthetic_\d\d_\d\d_\d\d_\d\d_\d\d', rd.name)
     cfg = json.loads((rd/'config.json').read_text())
     assert (cfg['epoch'], cfg['teacher_arch'], cfg['data']['root']) == (2, 'test_efficientnet', 'data/synthetic')
+    assert cfg['top_k'] == 1   # from --set
+    # stdout is a pipe here: one line per epoch, the same as losses.logs, and no progress bars
+    assert [l for l in r.stdout.splitlines() if l.startswith('epoch ')] == lines(rd) and '\r' not in r.stdout
     assert [l.split(' | ')[0] for l in lines(rd)] == ['epoch 1', 'epoch 2']
     assert all(re.search(r'train_loss [\d.]+ \| valid_loss [\d.]+ \| val_auc [\d.]+ .*\| lr \S+ \| time [\d.]+s', l) for l in lines(rd))
     rows = list(csv.DictReader(open(rd/'logs/history.csv')))
@@ -48,6 +51,7 @@ def test_teacher_run_writes_its_files(work):
         ck = torch.load(f, weights_only=True)
         assert (ck['epoch'], f"{ck['val_auc']:.4f}", ck['arch'], ck['image_size']) == (int(m[1]), m[2], 'test_efficientnet', 64)
         assert abs(ck['val_auc'] - float(rows[ck['epoch']-1]['val_auc'])) < 1e-6
+        assert ck['threshold'] is None or 0 <= ck['threshold'] <= 1
     best = max(ckpts, key=lambda f: float(f.name.split('_')[1]))
     assert f'best checkpoint: {Path("output")/rd.name/"weights"/best.name}' in r.stdout
     assert torch.load(rd/'resume.pth', weights_only=True)['epoch'] == 2
@@ -64,8 +68,21 @@ def test_student_run_interrupted_then_resumed(work):
     p.send_signal(signal.SIGKILL); p.wait()
     rd = only_run(work, 'student', 'three')
     assert torch.load(rd/'resume.pth', weights_only=True)['epoch'] == 1 and len(lines(rd)) == 1
+    assert (rd/'.lock').read_text() == str(p.pid)   # kill -9 leaves the lock behind
+    # refused: another stage, a config that differs from the run's, a lock held by a live process
+    r = run(['kdnb_pretrain', '--resume', str(rd), '--teacher'], work)
+    assert r.returncode == 2 and 'a pretrain run; continue it with kdnb_pretrain --resume' in r.stderr, r.stderr
+    r = run(['kdnb_pretrain', 'configs/synthetic.json', '--resume', str(rd)], work)
+    assert r.returncode == 2 and "differs from the run's own in epoch;" in r.stderr, r.stderr
+    (rd/'.lock').write_text(str(os.getpid()))
+    r = run(['kdnb_pretrain', '--resume', str(rd)], work)
+    assert r.returncode == 2 and f'in use by process {os.getpid()}' in r.stderr, r.stderr
+    (rd/'.lock').write_text(str(p.pid))
+    (rd/'weights/.1_0.5000_val.pth.x.tmp.pth').write_bytes(b'partial')   # left by a write the kill interrupted
     r = run(['kdnb_pretrain', '--resume', str(rd)], work)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert f'stale lock of process {p.pid}' in r.stderr and not (rd/'.lock').exists()
+    assert not list((rd/'weights').glob('.*tmp*'))
     assert 'epochs 2-3' in r.stdout
     assert [l.split(' | ')[0] for l in lines(rd)] == ['epoch 1', 'epoch 2', 'epoch 3']
     ck = torch.load(rd/'resume.pth', weights_only=True)
@@ -93,6 +110,18 @@ def test_bad_config_one_line(work):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1] == f'kdnb_pretrain: error: bad.json: {BAD[0][1]}'
     assert not list((work/'output').glob('bad_*'))
+
+def test_duplicate_key_and_set(work):
+    "A key given twice, a bad --set and a run name outside --out: one line each, exit 2, no run folder"
+    (work/'dup.json').write_text('{"epoch": 1, "lr": 0.01, "epoch": 2}')
+    for args, msg in [(['dup.json'], "dup.json: key 'epoch' is given twice"),
+                      (['configs/synthetic.json', '--set', 'lr=abc'], "--set: key 'lr' = \"abc\": must be a number > 0"),
+                      (['configs/synthetic.json', '--set', 'lerning_rate=1'], "--set lerning_rate=1: unknown key 'lerning_rate'"),
+                      (['configs/synthetic.json', '-n', '../escape'], "run name '../escape': must be a plain name"),
+                      (['configs/synthetic.json', '-n', '/tmp/abs'], "run name '/tmp/abs': must be a plain name")]:
+        r = run(['kdnb_pretrain', *args], work)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f'kdnb_pretrain: error: {msg}'), r.stderr
+    assert not (work/'escape').exists() and not Path('/tmp/abs').exists()
 
 @pytest.mark.parametrize('change,msg', BAD[1:])
 def test_bad_config_messages(work, change, msg, monkeypatch, capsys):
