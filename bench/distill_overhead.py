@@ -1,11 +1,13 @@
 """Cost of a distillation step against its parts.
 
-Prints time(distillation step) / (time(teacher forward) + time(student training step)), each part timed alone
-at the same sizes (target <= 1.05), and the same ratio with feature distillation on. Median over steps, fastest of several interleaved rounds.
-Run from the repository root: `python bench/distill_overhead.py` (CPU-sized defaults) or, on a GPU,
-`python bench/distill_overhead.py --teacher tf_efficientnet_b4 --teacher-size 380 --student mobilevitv2_200 --student-size 256 --bs 32`.
+Prints, for each batch size, time(distillation step) / (time(teacher forward) + time(student training step)) with each part
+timed alone at the same sizes (target <= 1.05), in wall time and in the process's CPU time (user + system, which other jobs
+on a shared machine disturb less), and the phases of both steps. Median over steps, fastest of several interleaved rounds.
+Run from the repository root: `python bench/distill_overhead.py` (full size: tf_efficientnet_b4@380 teacher,
+mobilevitv2_200@256 student, batches 2, 4 and 8; minutes on a CPU), `--teacher-size 64 --student mobilevitv2_050
+--student-size 64` for a quick run, `--feature` to add feature distillation.
 """
-import argparse, platform, statistics, time
+import argparse, os, platform, resource, statistics, time
 import torch, torch.nn.functional as F
 from fastai.learner import Learner
 from fastai.callback.core import Callback
@@ -14,15 +16,34 @@ from fastai.data.load import DataLoader
 from kdnb.models import create_model
 from kdnb.distill import DistillationCallback, FeatureDistillationCallback, AlphaScheduleCallback
 
+PHASES = ('teacher forward', 'student forward', 'loss', 'backward', 'optimizer step')
+
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
 
+def clock(device):
+    "(wall, CPU, system) seconds so far."
+    sync(device); r = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), r.ru_utime + r.ru_stime, r.ru_stime
+
 class StepTimer(Callback):
-    "Wall time of each training batch (forward, loss, backward, step)."
+    "Wall/CPU/system time of each training batch and of its phases (the teacher runs in `DistillationCallback.before_batch`)."
     order, run_valid = -20, False
-    def before_fit(self): self.times = []
-    def before_batch(self): sync(self.dls.device); self.t0 = time.perf_counter()
-    def after_batch(self): sync(self.dls.device); self.times.append(time.perf_counter() - self.t0)
+    def before_fit(self): self.steps = []
+    def _mark(self, phase):
+        t = clock(self.dls.device); self.cur[phase] = [b - a for a, b in zip(self.t, t)]; self.t = t
+    def before_batch(self): self.t0 = self.t = clock(self.dls.device); self.cur = {}
+    def after_pred(self): self._mark('student forward')
+    def after_loss(self): self._mark('loss')
+    def after_backward(self): self._mark('backward')
+    def after_step(self): self._mark('optimizer step')
+    def after_batch(self):
+        self.cur['total'] = [b - a for a, b in zip(self.t0, clock(self.dls.device))]; self.steps.append(self.cur)
+
+class TeacherMark(Callback):
+    "Ends the teacher phase: runs right after `DistillationCallback.before_batch`."
+    order, run_valid = DistillationCallback.order + 0.5, False
+    def before_batch(self): self.step_timer._mark('teacher forward')
 
 def batches(n, bs, size, device):
     g = torch.Generator().manual_seed(0)
@@ -30,52 +51,74 @@ def batches(n, bs, size, device):
     dl = DataLoader(items, bs=bs, shuffle=False, drop_last=True, device=device)
     return DataLoaders(dl, DataLoader(items[:bs], bs=bs, device=device), device=device)
 
-def step_time(student, dls, cbs, warmup, amp):
+def step_times(student, dls, cbs, warmup, amp):
+    "Per-step {phase: (wall, cpu, sys)} of one epoch of training `student` with `cbs`."
     timer = StepTimer()
-    learn = Learner(dls, student, loss_func=F.cross_entropy, cbs=[timer, AlphaScheduleCallback(), *cbs])
+    learn = Learner(dls, student, loss_func=F.cross_entropy, cbs=[timer, TeacherMark(), AlphaScheduleCallback(), *cbs])
     if amp: learn = learn.to_bf16()
     with learn.no_logging(), learn.no_bar(): learn.fit(1, lr=1e-5)
-    return statistics.median(timer.times[warmup:])
+    return timer.steps[warmup:]
 
-def teacher_time(teacher, dls, warmup, amp):
-    times = []
+def teacher_times(teacher, dls, warmup, amp):
+    "Per-batch {phase: (wall, cpu, sys)} of the teacher alone, as `DistillationCallback` runs it."
+    steps = []
     teacher.eval().requires_grad_(False)
     for xb, _ in dls.train:
-        sync(xb.device); t0 = time.perf_counter()
+        t0 = clock(xb.device)
         with torch.no_grad(), torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=amp): teacher(xb)
-        sync(xb.device); times.append(time.perf_counter() - t0)
-    return statistics.median(times[warmup:])
+        d = [b - a for a, b in zip(t0, clock(xb.device))]
+        steps.append({'teacher forward': d, 'total': d})
+    return steps[warmup:]
+
+def summary(rounds):
+    "{phase: [wall, cpu, sys]}: the median over steps in each round, then the smallest of the rounds for each entry."
+    meds = [{k: [statistics.median(s[k][i] for s in steps) for i in range(3)] for k in steps[0]} for steps in rounds]
+    return {k: [min(m[k][i] for m in meds) for i in range(3)] for k in meds[0]}
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--teacher', default='tf_efficientnet_b4'); p.add_argument('--teacher-size', type=int, default=64)
-    p.add_argument('--student', default='mobilevitv2_050'); p.add_argument('--student-size', type=int, default=64)
-    p.add_argument('--bs', type=int, default=4); p.add_argument('--steps', type=int, default=5); p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--teacher', default='tf_efficientnet_b4'); p.add_argument('--teacher-size', type=int, default=380)
+    p.add_argument('--student', default='mobilevitv2_200'); p.add_argument('--student-size', type=int, default=256)
+    p.add_argument('--bs', default='2,4,8', help='batch sizes, comma separated')
+    p.add_argument('--steps', type=int, default=3); p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--rounds', type=int, default=3); p.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch default)')
+    p.add_argument('--feature', action='store_true', help='also time feature distillation')
     p.add_argument('--pairs', default='2,2;3,3', help='feature pairs "s,t;s,t" (indices into feature_info)')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     amp = device.type == 'cuda'
-    hw = torch.cuda.get_device_name() if amp else f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads'
-    print(f'hardware: {hw}; torch {torch.__version__}; bf16 autocast: {amp}')
-    print(f'teacher {a.teacher}@{a.teacher_size}, student {a.student}@{a.student_size}, batch {a.bs}, median of {a.steps} steps after {a.warmup} warm-up, best of {a.rounds} interleaved rounds')
+    hw = torch.cuda.get_device_name() if amp else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads'
+    print(f'hardware: {hw}; torch {torch.__version__}; bf16 autocast: {amp}; load average at start: {os.getloadavg()[0]:.1f}')
+    print(f'teacher {a.teacher}@{a.teacher_size}, student {a.student}@{a.student_size}; median of {a.steps} steps after {a.warmup} warm-up, '
+          f'fastest of {a.rounds} interleaved rounds')
     torch.manual_seed(0)
     teacher = create_model(a.teacher, image_size=a.teacher_size).to(device)
     new_student = lambda: create_model(a.student, image_size=a.student_size).to(device)
-    dls = batches(a.steps + a.warmup, a.bs, max(a.teacher_size, a.student_size), device)
     pairs = [tuple(int(i) for i in s.split(',')) for s in a.pairs.split(';')]
-    kd_cbs = lambda: [DistillationCallback(teacher)]
-    feat_cbs = lambda: [DistillationCallback(teacher), FeatureDistillationCallback(teacher, pairs)]
-    runs = []
-    for _ in range(a.rounds): # interleaved rounds; the fastest of each kind is the least disturbed by other load
-        runs.append((teacher_time(teacher, dls, a.warmup, amp), step_time(new_student(), dls, [], a.warmup, amp),
-                     step_time(new_student(), dls, kd_cbs(), a.warmup, amp), step_time(new_student(), dls, feat_cbs(), a.warmup, amp)))
-    t_teacher, t_student, t_kd, t_feat = map(min, zip(*runs))
-    base = t_teacher + t_student
-    print(f'teacher forward {t_teacher*1e3:.1f} ms | student step {t_student*1e3:.1f} ms | distillation step {t_kd*1e3:.1f} ms '
-          f'| with feature distillation {t_feat*1e3:.1f} ms')
-    print(f'distillation overhead ratio: {t_kd/base:.3f} (target <= 1.05)')
-    print(f'feature distillation ratio: {t_feat/base:.3f}')
+    kinds = {'student step': lambda dls: step_times(new_student(), dls, [], a.warmup, amp),
+             'teacher forward': lambda dls: teacher_times(teacher, dls, a.warmup, amp),
+             'distillation step': lambda dls: step_times(new_student(), dls, [DistillationCallback(teacher)], a.warmup, amp)}
+    if a.feature: kinds['with feature distillation'] = lambda dls: step_times(
+        new_student(), dls, [DistillationCallback(teacher), FeatureDistillationCallback(teacher, pairs)], a.warmup, amp)
+    bss = [int(b) for b in a.bs.split(',')]
+    data = {bs: batches(a.steps + a.warmup, bs, max(a.teacher_size, a.student_size), device) for bs in bss}
+    runs = {(bs, k): [] for bs in bss for k in kinds}
+    for _ in range(a.rounds): # interleaved: each round times every kind at every batch size, so load changes hit all of them
+        for bs in bss:
+            for k, f in kinds.items(): runs[bs, k].append(f(data[bs]))
+    print(f'load average at end: {os.getloadavg()[0]:.1f}')
+    for bs in bss:
+        s = {k: summary(runs[bs, k]) for k in kinds}
+        print(f'\nbatch {bs}: ms per step, wall / CPU (system)')
+        print(f'| phase | ' + ' | '.join(kinds) + ' |'); print('|---' * (len(kinds) + 1) + '|')
+        for ph in (*PHASES, 'total'):
+            cells = [f'{s[k][ph][0]*1e3:.0f} / {s[k][ph][1]*1e3:.0f} ({s[k][ph][2]*1e3:.0f})' if ph in s[k] else '' for k in kinds]
+            print(f'| {ph} | ' + ' | '.join(cells) + ' |')
+        base = [s['teacher forward']['total'][i] + s['student step']['total'][i] for i in range(2)]
+        for k in kinds:
+            if k.startswith(('distillation', 'with')):
+                print(f'batch {bs}: {k} / (teacher forward + student step) = {s[k]["total"][0]/base[0]:.3f} wall, '
+                      f'{s[k]["total"][1]/base[1]:.3f} CPU (target <= 1.05)')
 
 if __name__ == '__main__': main()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_distill.ipynb #d380a0e6
 from __future__ import annotations
-import math, json
+import math, json, contextlib
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.all import *
@@ -25,14 +25,22 @@ def soften(logits, T=1.): # (..., n_classes) logits; temperature T
     return F.softmax(logits.float()/T, dim=-1)
 
 # %% ../nbs/03_distill.ipynb #3448eacd
+def _check_alpha(alpha, name='alpha'):
+    if not 0 <= alpha <= 1: raise ValueError(f'{name}={alpha}: must be in [0, 1] (the hard-label share of the loss)')
+
+def _check_T(T):
+    if not T > 0: raise ValueError(f'temperature T={T}: must be > 0')
+
 def kd_loss(pred, # student logits (B, n_classes)
             teacher_pred, # teacher logits (B, n_classes), never receives gradient
             y, # hard labels (B,) int64
-            alpha:float, # weight of the hard-label CE; 1-alpha goes to the KD term
-            T:float): # temperature
-    "Return `(loss, ce, kd)`: `alpha*CE + (1-alpha)*KL(teacher_T || student_T)*T²`, in float32."
+            alpha:float, # weight of the hard-label term, in [0, 1]; 1-alpha goes to the KD term
+            T:float, # temperature, > 0
+            hard_loss=F.cross_entropy): # `hard_loss(pred, y)`: the hard-label term, e.g. a Learner's `loss_func`
+    "Return `(loss, ce, kd)`: `alpha*hard_loss + (1-alpha)*KL(teacher_T || student_T)*T²`, in float32."
+    _check_alpha(alpha); _check_T(T)
     pred, teacher_pred = pred.float(), teacher_pred.detach().float()
-    ce = F.cross_entropy(pred, y)
+    ce = hard_loss(pred, y)
     kd = F.kl_div(F.log_softmax(pred/T, dim=1), F.log_softmax(teacher_pred/T, dim=1),
                   reduction='batchmean', log_target=True) * T**2
     return alpha*ce + (1-alpha)*kd, ce, kd
@@ -46,6 +54,8 @@ def alpha_at(epoch:float, # 1-based epoch; fractional for a position inside an e
     "The distillation weight `alpha` (hard-label share of the loss) at `epoch`."
     if shape not in ('step', *_alpha_scheds): raise ValueError(f"alpha shape {shape!r}: expected 'step', 'linear' or 'cos'")
     if epoch < 1: raise ValueError(f"epoch {epoch}: epochs are 1-based")
+    _check_alpha(alpha_start, 'alpha_start'); _check_alpha(alpha_end, 'alpha_end')
+    if not progressive_epochs > 0: raise ValueError(f'progressive_epochs={progressive_epochs}: must be > 0')
     pct = (epoch-1)/progressive_epochs
     if pct >= 1: return float(alpha_end)
     if shape != 'step': return float(_alpha_scheds[shape](alpha_start, alpha_end)(pct))
@@ -71,24 +81,24 @@ class AlphaScheduleCallback(Callback):
 
 # %% ../nbs/03_distill.ipynb #157874e1
 class DistillationCallback(Callback):
-    "Train with `kd_loss` against a frozen `teacher` run on the same batch; validation loss stays CE."
+    "Train with `kd_loss` against a frozen `teacher` run on the same batch; the hard-label term is the learner's `loss_func`."
     order, run_valid = 2, False
     def __init__(self, teacher:nn.Module, # frozen teacher; receives the batch as is
-                 T:float=3., # temperature
-                 alpha:float=0.5): # used when no `AlphaScheduleCallback` sets `learn.alpha`
-        store_attr(); self.history = []
+                 T:float=3., # temperature, > 0
+                 alpha:float=0.5): # in [0, 1]; used when no `AlphaScheduleCallback` sets `learn.alpha`
+        _check_T(T); _check_alpha(alpha); store_attr(); self.history = []
     def before_fit(self):
         self.teacher.to(next(self.model.parameters()).device).eval().requires_grad_(False)
     def before_train(self): self.recs, self.alphas = [], []
-    def after_pred(self):
-        with torch.no_grad(): self.teacher_pred = self.teacher(*self.xb)
+    def before_batch(self): # before the student's forward: the teacher's activations are freed before the student's graph exists
+        mp = getattr(self.learn, 'mixed_precision', None) # its `autocast` is entered after this callback
+        with torch.no_grad(), (mp.autocast if mp is not None else contextlib.nullcontext()): self.teacher_pred = self.teacher(*self.xb)
     def after_loss(self):
-        alpha = getattr(self.learn, 'alpha', self.alpha)
-        loss, ce, kd = kd_loss(self.pred, self.teacher_pred, *self.yb, alpha, self.T)
+        alpha, T, tp, y, hard = getattr(self.learn, 'alpha', self.alpha), self.T, self.teacher_pred, self.yb[0], self.loss_func
+        loss, ce, kd = kd_loss(self.pred, tp, y, alpha, T, hard)
         self.learn.loss_grad, self.learn.loss = loss, loss.detach()
         self.recs.append(torch.stack([ce.detach(), kd.detach()])); self.alphas.append(float(alpha))
-        tp, y = self.teacher_pred, self.yb[0] # SAM's second forward pass uses the same loss
-        self.learn.sam_loss = lambda pred: kd_loss(pred, tp, y, alpha, self.T)[0]
+        self.learn.sam_loss = lambda pred: kd_loss(pred, tp, y, alpha, T, hard)[0] # SAM's second forward pass uses the same loss
     def after_batch(self): self.learn.sam_loss = None
 
 # %% ../nbs/03_distill.ipynb #2b918fa6
@@ -193,13 +203,23 @@ _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts f
            "distillation loss from blowing up), then point pretrained_student_weights at its run folder or checkpoints "
            "(a glob such as output/pretrain_*/weights/*.pth picks the best val AUC), or pass --cold-start to distil from random weights")
 
+def _finite_weights(model, fname, what):
+    "Stop with one line naming `fname` when a floating-point tensor of `model` holds NaN or inf."
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise ValueError(f'{fname}: the {what} checkpoint has non-finite weights ({len(bad)} tensors, first {bad[0]!r}); training from it would only produce NaN')
+
 def _student(cfg, cold_start=False):
-    "Stage 2's starting student: the best Stage 1 checkpoint, or a fresh model with `cold_start`."
-    spec = cfg.pretrained_student_weights
-    if spec is None and not cold_start: raise ConfigError(_STAGE1.format(src=cfg.config_path or 'config', cfg=cfg.config_path or 'CONFIG'))
+    "Stage 2's starting student: the best Stage 1 checkpoint (of `student_arch`, finite), or a fresh model with `cold_start`."
+    spec, src = cfg.pretrained_student_weights, cfg.config_path or 'config'
+    if spec is None and not cold_start: raise ConfigError(_STAGE1.format(src=src, cfg=cfg.config_path or 'CONFIG'))
     if spec is None: return create_model(cfg.student_arch, image_size=cfg.student_image_size), None
     fname = resolve_checkpoint(spec, verbose=False)
-    return load_checkpoint(fname)[0], str(fname)
+    student = load_checkpoint(fname)[0]
+    if student.arch != cfg.student_arch: raise ConfigError(
+        f"{src}: key 'pretrained_student_weights' = {json.dumps(spec)} resolves to {fname}, a {student.arch} checkpoint, but "
+        f"student_arch is {cfg.student_arch!r} (a teacher's run?); point it at a Stage 1 run of {cfg.student_arch} or change student_arch")
+    _finite_weights(student, fname, 'student')
+    return student, str(fname)
 
 # %% ../nbs/03_distill.ipynb #d15fdae4
 def _teacher(cfg, teacher_weights=None):
@@ -209,6 +229,12 @@ def _teacher(cfg, teacher_weights=None):
     fname = resolve_checkpoint(spec, verbose=False)
     teacher, _ = load_checkpoint(fname)
     return teacher.eval().requires_grad_(False), str(fname)
+
+def _finite_teacher(teacher, fname, dls):
+    "Stop with one line naming `fname` when the teacher's logits on the first validation batch are not finite."
+    xb = dls.valid.one_batch()[0]
+    with torch.no_grad(): ok = bool(torch.isfinite(teacher.to(xb.device)(xb)).all())
+    if not ok: raise ValueError(f'{fname}: the teacher outputs non-finite logits on the first validation batch; distilling from it would only produce NaN')
 
 def distill_cbs(cfg, teacher, run_dir=None):
     "The Stage 2 callbacks for `cfg`: alpha schedule, distillation and optional feature distillation."
@@ -230,11 +256,14 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     if resume: cfg = load_config(**json.loads((Path(resume)/'config.json').read_text()))
     else: cfg = load_config(**cfg) if isinstance(cfg, dict) else load_config(cfg)   # validated like Stage 1
     set_seed(cfg.seed)
-    student, s_file = (load_checkpoint(Path(resume)/'resume.pth')[0], None) if resume else _student(cfg, cold_start)
+    if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
+    else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
+    dls = train_dls(cfg)
+    _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
     run = Path(resume) if resume else new_session(name, cfg, out)
-    learn = build_learner(cfg, student, train_dls(cfg), run, cbs=distill_cbs(cfg, teacher, run))
+    learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
     if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
     start = load_resume(learn, run) if resume else 0
     print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '

@@ -37,6 +37,21 @@ def test_stage1_then_stage2_cli(tmp_path, root, monkeypatch):
     assert (tmp_path/used['teacher_weights']).resolve() in {f.resolve() for f in teacher_files}
     assert 'pretrain_mobilevit_synthetic_' in used['pretrained_student_weights']
     assert list((run/'weights').glob('*_val.pth')) and (run/'logs'/'losses.logs').is_file()
+    # refused with one line, before any run folder is made: a student glob that matches the teacher's run, a NaN teacher
+    (tmp_path/'configs'/'mixed.json').write_text(json.dumps({**cfg, 'pretrained_student_weights': cfg['teacher_weights']}))
+    import torch
+    ck = torch.load(sorted(tmp_path.glob('output/teacher_*/weights/*.pth'))[0], weights_only=True)
+    ck['model'] = {k: torch.full_like(v, float('nan')) if v.is_floating_point() else v for k, v in ck['model'].items()}
+    torch.save(ck, tmp_path/'nan_teacher.pth')
+    n_runs = len(list((tmp_path/'output').iterdir()))
+    for args, want in [(['configs/mixed.json'], ["kdnb_distill: error: configs/mixed.json: key 'pretrained_student_weights'",
+                                                 "a test_efficientnet checkpoint, but student_arch is 'mobilevitv2_050'"]),
+                       (['configs/synthetic.json', '--teacher-weights', 'nan_teacher.pth'],
+                        ['kdnb_distill: error: nan_teacher.pth: the teacher outputs non-finite logits on the first validation batch'])]:
+        r = subprocess.run(['kdnb_distill', *args, '-n', 'bad'], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        errs = [l for l in r.stderr.splitlines() if 'error' in l]
+        assert r.returncode == 2 and len(errs) == 1 and errs[0].startswith(want[0]) and all(w in errs[0] for w in want), r.stderr[-2000:]
+    assert len(list((tmp_path/'output').iterdir())) == n_runs
     # the teacher module itself: same tensors, still in eval mode and frozen after a Stage 2 run (in process)
     import kdnb.distill as kd, torch
     seen = {}
