@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #d13ee258
 from __future__ import annotations
-import hashlib, json, os, warnings
+import hashlib, json, os, threading, warnings
 from pathlib import Path
 import numpy as np, cv2, torch
 from fastai.data.load import DataLoader as FaiDataLoader
@@ -27,6 +27,11 @@ class FaceItem:
         self.video, self.frame, self.face, self.sbi = video, frame, face, sbi
     def __repr__(self): return f'FaceItem({self.frame!r}, label={self.label}, face={self.face}{", sbi" if self.sbi else ""})'
 
+_npy_lock = threading.Lock()
+def _npy(fn, **kw):
+    "`np.load`, one thread at a time: parsing a `.npy` header with `ast` is not thread-safe in CPython 3.11"
+    with _npy_lock: return np.load(fn, **kw)
+
 def read_image(fn):
     "RGB uint8 image, or a one-line error naming the file."
     img = cv2.imread(str(fn), cv2.IMREAD_COLOR)
@@ -35,7 +40,7 @@ def read_image(fn):
 
 def read_landmarks(fn, face=0, shape=None):
     "Landmarks of face `face` from an SBI .npy file (n_faces,81|68,2), forehead in contour order; checked against `shape`."
-    try: a = np.load(fn)
+    try: a = _npy(fn)
     except Exception as e: raise ValueError(f'cannot read landmarks {fn}: {e}') from None
     if a.ndim == 2: a = a[None]
     if a.ndim != 3 or a.shape[1] not in (68, 81) or a.shape[2] != 2 or len(a) == 0:
@@ -50,7 +55,7 @@ def read_landmarks(fn, face=0, shape=None):
 
 def read_box(fn, face=0):
     "Face box (2,2) of face `face` from an SBI retina .npy file ((n,7,2) or (n,2,2); also (7,2), (2,2), (n,4)); None if it has no such face."
-    try: a = np.load(fn)
+    try: a = _npy(fn)
     except Exception as e: raise ValueError(f'cannot read box file {fn}: {e}') from None
     if a.ndim == 2: a = a[None] if a.shape[1] == 2 else a.reshape(len(a), -1, 2) if a.shape[1] == 4 else a
     if a.ndim != 3 or a.shape[1:] not in ((7, 2), (2, 2)) or not np.issubdtype(a.dtype, np.number):
@@ -124,7 +129,7 @@ def _split_ids(root, split):
     return ids
 
 def _n_faces(fn):
-    try: a = np.load(fn, mmap_mode='r')
+    try: a = _npy(fn, mmap_mode='r')
     except Exception as e: raise ValueError(f'cannot read landmarks {fn}: {e}') from None
     return len(a) if a.ndim == 3 else 1
 

@@ -251,10 +251,11 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
             teacher_weights=None, # checkpoint spec overriding the config's `teacher_weights`
             cold_start=False, # allow a student without Stage 1 weights
             resume=None, # folder of an interrupted run to continue
-            out='output'): # folder of all runs
+            out='output', # folder of all runs
+            sets=None): # `KEY=VALUE` strings changing config keys (see `load_config`)
     "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
     if resume: cfg = load_config(**json.loads((Path(resume)/'config.json').read_text()))
-    else: cfg = load_config(**cfg) if isinstance(cfg, dict) else load_config(cfg)   # validated like Stage 1
+    else: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)   # validated like Stage 1
     set_seed(cfg.seed)
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
@@ -278,11 +279,13 @@ def _distill_cli(config:Param('JSON config, e.g. configs/synthetic.json (not nee
                  teacher_weights:str=None, # teacher checkpoint (file, glob or run folder) instead of the config's; any kdnb arch
                  cold_start:bool=False, # distil into a randomly initialised student (no Stage 1)
                  resume:str=None, # RUN_DIR of an interrupted run to continue
-                 out:str='output'): # folder that holds the runs
+                 out:str='output', # folder that holds the runs
+                 set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
     "Stage 2: distil the teacher into the Stage 1 student with the KD loss and alpha schedule"
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
-    return distill(config, name, teacher_weights, cold_start, resume, out)
+    if resume and set: raise ConfigError('--set changes the config, and a resumed run keeps its own: start a new run instead')
+    distill(config, name, teacher_weights, cold_start, resume, out, set)
 
 def kdnb_distill(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_distill CONFIG -n NAME [--teacher-weights SPEC] [--cold-start] [--resume RUN_DIR] [--out OUT]`"
+    "Command line: `kdnb_distill CONFIG -n NAME [--teacher-weights SPEC] [--cold-start] [--set KEY=VALUE ...] [--resume RUN_DIR] [--out OUT]`"
     run_cli(_distill_cli, argv, 'kdnb_distill', short={'n': 'name'}) # prints the run folder; returns None so the exit status is 0

@@ -638,9 +638,9 @@ def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `
     if not root.is_dir(): raise ConfigError(f"{src}: key 'data.root' = {json.dumps(cfg.data.root)}: folder not found "
                                             f"(relative to {Path.cwd()}; make one with kdnb_synth or point it at SBI-preprocessed FF++)")
     if cfg.data.layout != 'sbi': raise ConfigError(f"{src}: key 'data.layout' = {json.dumps(cfg.data.layout)}: training needs 'sbi'")
-    skip = dict(skip_bad_frames=True) if cfg.get('skip_bad_frames') else {}   # `sbi_dls` checks every frame first and stops on a bad one by default
     return sbi_dls(root, image_size or cfg.image_size, min(cfg.micro_batch_size or cfg.batch_size, cfg.batch_size), cfg.seed, cfg.data.frames, cfg.data.compression,
-                   cfg.num_workers, device or default_device(), **skip)
+                   cfg.num_workers, device or default_device(),
+                   skip_bad_frames=bool(cfg.get('skip_bad_frames')))
 
 # %% ../nbs/02_pretrain.ipynb #9026e738
 def _run_model(cfg, arch, teacher, resume):
@@ -658,7 +658,7 @@ def _new_model(cfg, arch, size, key):
     try: return create_model(arch, image_size=size, **({'pretrained': p} if p is not False else {}))
     except RuntimeError as e:
         if p is not True: raise
-        raise ConfigError(f"{cfg.get('config_path') or 'config'}: key '{key}' = true: {e}; give a local weights file (.pth, .bin or .safetensors) instead") from None
+        raise ConfigError(f"{cfg.get('config_path') or 'config'}: key '{key}' = true: {e}") from None
 
 # %% ../nbs/02_pretrain.ipynb #f0f57a6f
 def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the run's own
