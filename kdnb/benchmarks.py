@@ -8,8 +8,7 @@ import inspect, json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, torch
-from fastprogress.fastprogress import progress_bar
-from .cli import write_text
+from .cli import write_text, progress
 from .data import final_crop
 from .evaluate import load_model, metrics, method_metrics, save_eval
 
@@ -260,7 +259,7 @@ def score_videos(model, # a loaded model (see `load_model`)
     ex = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(det.kind,)) if workers > 1 else None
     found = ex.map(_faces_job, jobs) if ex else (_faces(det, *j) for j in jobs)
     try:
-        for v, faces in progress_bar(zip(videos.itertuples(), found), total=len(jobs), leave=False):
+        for v, faces in progress(zip(videos.itertuples(), found), total=len(jobs), leave=False):
             if isinstance(faces, str): counts['unreadable_videos'] += 1; print(f'unreadable, scored as a video without faces: {faces}'); faces = []
             else: counts['no_face_videos'] += not faces
             if not faces:

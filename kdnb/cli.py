@@ -10,7 +10,7 @@ from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% auto #0
-__all__ = ['interrupt_hint', 'one_line', 'run_cli', 'atomic_path', 'atomic_write', 'write_text', 'stale_tmp']
+__all__ = ['interrupt_hint', 'one_line', 'run_cli', 'progress', 'atomic_path', 'atomic_write', 'write_text', 'stale_tmp']
 
 # %% ../nbs/00_cli.ipynb #d3e93888
 _hint = []   # what an interrupted command can do next (a command appends it once it knows, e.g. its --resume line)
@@ -47,6 +47,14 @@ def run_cli(func, # a function with docments, as for fastcore's `call_parse`
         print(f'{p.prog}: interrupted' + (f'; {_hint[-1]}' if _hint else ''), file=sys.stderr); sys.exit(130)
     except (OSError, ValueError, RuntimeError, ImportError) as e:
         print(f'{p.prog}: error: {one_line(e)}', file=sys.stderr); sys.exit(2)
+
+# %% ../nbs/00_cli.ipynb #7ea15d7e
+def progress(items, # what to iterate over
+             **kwargs): # passed to fastprogress's `progress_bar`
+    "`items` with a progress bar on a terminal or in a notebook, plainly when output goes to a file."
+    from fastprogress.fastprogress import progress_bar
+    from fastcore.imports import in_notebook
+    return progress_bar(items, **kwargs) if sys.stdout.isatty() or in_notebook() else items
 
 # %% ../nbs/00_cli.ipynb #8a2f0e14
 def _umask():

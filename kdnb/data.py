@@ -10,9 +10,8 @@ import numpy as np, cv2, torch
 from fastai.data.load import DataLoader as FaiDataLoader
 from fastai.data.core import DataLoaders
 from fastcore.basics import patch
-from fastprogress.fastprogress import progress_bar
 from concurrent.futures import ThreadPoolExecutor
-from .cli import atomic_write, one_line, write_text
+from .cli import atomic_write, one_line, write_text, progress
 from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend
 
 # %% auto #0
@@ -201,7 +200,7 @@ def check_items(items, # `FaceItem`s
     if todo:
         with ThreadPoolExecutor(workers or os.cpu_count()) as ex:
             res = ex.map(_check_one, todo)
-            res = list(progress_bar(res, total=len(todo), leave=False) if len(todo) > 500 else res)
+            res = list(progress(res, total=len(todo), leave=False) if len(todo) > 500 else res)
         done.update({key(o): stamp(o) + [r] for o, r in zip(todo, res)})
         try: cf.parent.mkdir(parents=True, exist_ok=True); write_text(cf, json.dumps(done))
         except OSError: pass                                     # nowhere to keep them: the next run checks again

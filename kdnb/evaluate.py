@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, cv2, timm
 import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
-from fastprogress.fastprogress import progress_bar
 import kdnb
-from .cli import run_cli, atomic_path, write_text
+from .cli import run_cli, atomic_path, write_text, progress
 from .data import FaceItem, load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items, _n_faces
 from .models import create_model, load_checkpoint, resolve_checkpoint
 
@@ -292,7 +291,7 @@ def predict(model:nn.Module, # takes [0,1] RGB, returns 2 logits
     "Fake probability (softmax of logit 1) and label of every item of `dl`, in order"
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model, ps, ys = model.eval().to(device), [], []
-    for xb, yb in progress_bar(dl, leave=False):
+    for xb, yb in progress(dl, leave=False):
         ps.append(model(xb.to(device)).float().softmax(1)[:, 1].cpu()); ys.append(yb.cpu())
     return torch.cat(ps).numpy(), torch.cat(ys).numpy()
 

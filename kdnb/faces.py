@@ -12,8 +12,7 @@ import hashlib, importlib.util, json, re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import cv2, numpy as np
-from .cli import run_cli, atomic_write, write_text
-from fastprogress.fastprogress import progress_bar
+from .cli import run_cli, atomic_write, write_text, progress
 
 # %% ../nbs/00a_faces.ipynb #13181d19
 INSTALL_HINT = "install the face extra: pip install 'kdnb[faces]'  (dlib-bin + face-recognition-models)"
@@ -353,8 +352,8 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression='c23', u
     args = [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs]
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(detector, upsample)) as ex:
-            results = list(progress_bar(ex.map(_crop_one, args), total=len(args)))
-    else: results = [_crop_one(a) for a in progress_bar(args)]
+            results = list(progress(ex.map(_crop_one, args), total=len(args)))
+    else: results = [_crop_one(a) for a in progress(args)]
     return _report(src, out, jobs, results, splits, fractions, seed)
 
 # %% ../nbs/00a_faces.ipynb #9b6cd26a

@@ -8,8 +8,7 @@ import json, math
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, torch
 from fastcore.script import Param
-from fastprogress.fastprogress import progress_bar
-from .cli import run_cli, atomic_write
+from .cli import run_cli, atomic_write, progress
 from .data import read_image, face_box, final_crop
 from .faces import load_detector, sample_frames, VIDEO_EXTS
 from .models import load_checkpoint
@@ -97,7 +96,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
     run, S, stored = load_predictor(model)
     threshold, why = _threshold(threshold, stored); print(why)
     det, rows = load_detector(detector), []
-    for fn in progress_bar(files, leave=False):
+    for fn in progress(files, leave=False):
         try: r = score_file(fn, run, det, S, frames)
         except (ValueError, cv2.error) as e: r = dict(file=str(fn), prob=math.nan, note=f'skipped: {e}')
         r['verdict'] = '' if math.isnan(r['prob']) else 'fake' if r['prob'] > threshold else 'real'
