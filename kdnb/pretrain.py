@@ -26,9 +26,9 @@ from fastai.metrics import AccumMetric, ActivationType, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
-from .cli import interrupt_hint, run_cli, stale_tmp, write_text
+from .cli import interrupt_hint, run_cli, write_text
 from .data import sbi_dls
-from .models import create_model, save_checkpoint
+from .models import create_model, save_checkpoint, clean_stale_tmp
 
 # %% auto #0
 __all__ = ['CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'apply_sets', 'new_session', 'run_lock', 'ValAUC',
@@ -677,7 +677,7 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
     dls = train_dls(cfg)
     run = Path(resume) if resume else new_session(name, cfg, out)
     with run_lock(run):
-        for f in stale_tmp(run) + stale_tmp(run/'weights'): f.unlink(missing_ok=True)   # left by a killed write
+        for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
         learn = build_learner(cfg, _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained'), dls, run)
         learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
         start = load_resume(learn, run) if resume else 0
