@@ -10,7 +10,8 @@ import argparse, os, tempfile, time
 from pathlib import Path
 import pandas as pd, torch
 from kdnb.models import create_model
-from kdnb.deploy import DEPLOYED, LABELS, deploy_files, load_exported, interleaved, set_threads, hardware, md_table
+from kdnb.deploy import load_exported
+from kdnb.compare import DEPLOYED, LABELS, deploy_files, interleaved, set_threads, hardware, md_table
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -13,10 +13,12 @@ from fastcore.script import Param
 import kdnb
 from .cli import run_cli
 from .synthetic import make_synthetic_dataset
-from .pretrain import load_config, pretrain
+from .config import load_config
+from .pretrain import pretrain
 from .distill import alpha_at, distill
 from .evaluate import evaluate, frame_curve, plot_roc
-from .deploy import DEPLOYED, compare_models, export_model, hardware, md_table
+from .deploy import export_model
+from .compare import DEPLOYED, compare_models, hardware, md_table
 
 # %% auto #0
 __all__ = ['DEMO_MODELS', 'demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo', 'kdnb_demo']

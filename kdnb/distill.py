@@ -196,7 +196,8 @@ def after_fit(self:FeatureDistillationCallback):
 from fastcore.script import Param
 from .models import create_model, load_checkpoint, resolve_checkpoint
 from .cli import run_cli
-from .pretrain import ConfigError, load_config, new_session, train_dls, build_learner, fit, load_resume, accumulation_cbs
+from .config import ConfigError, load_config, new_session
+from .pretrain import train_dls, build_learner, fit, load_resume
 
 _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts from a Stage 1 student: run "
            "`kdnb_pretrain {cfg} -n pretrain_<name>` first (it trains the student on SBI hard labels, which keeps the "

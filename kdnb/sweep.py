@@ -13,10 +13,11 @@ from fastcore.basics import AttrDict
 from fastcore.script import Param
 from .cli import run_cli, atomic_write, one_line, interrupt_hint
 from .models import create_model, default_size, load_checkpoint, model_info, resolve_checkpoint
-from .pretrain import DEFAULTS, load_config, pretrain
+from .config import DEFAULTS, load_config
+from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
-from .deploy import hardware, md_table
+from .compare import hardware, md_table
 import kdnb.deploy as deploy
 
 # %% auto #0

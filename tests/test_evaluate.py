@@ -28,7 +28,8 @@ def test_evaluate_cli_missing_checkpoint(work):
 def test_cli_bad_input_in_process(work, capsys):
     "The same one-line errors, without paying for a new interpreter each time"
     from kdnb.evaluate import kdnb_evaluate
-    from kdnb.deploy import kdnb_compare, kdnb_export
+    from kdnb.deploy import kdnb_export
+    from kdnb.compare import kdnb_compare
     cases = [(kdnb_evaluate, ['--checkpoint', work['teacher'], '--data', work['root'], '--source', 'nope'],
               "kdnb_evaluate: error: source 'nope': expected 'sbi', 'folder', 'all' or a method folder of "
               f"{work['root']/'manipulated_sequences'} (FaceSwap)"),
