@@ -2,7 +2,8 @@
 
 Prints, for each batch size, time(distillation step) / (time(teacher forward) + time(student training step)) with each part
 timed alone at the same sizes (target <= 1.05), in wall time and in the process's CPU time (user + system, which other jobs
-on a shared machine disturb less), and the phases of both steps. Median over steps, fastest of several interleaved rounds.
+on a shared machine disturb less), and the phases of both steps. Each round times every part once, interleaved; the ratio
+is taken within each round (median over its steps) and the median of the rounds' ratios is printed with their spread.
 Run from the repository root: `python bench/distill_overhead.py` (full size: tf_efficientnet_b4@380 teacher,
 mobilevitv2_200@256 student, batches 2, 4 and 8; minutes on a CPU), `--teacher-size 64 --student mobilevitv2_050
 --student-size 64` for a quick run, `--feature` to add feature distillation.
@@ -70,10 +71,19 @@ def teacher_times(teacher, dls, warmup, amp):
         steps.append({'teacher forward': d, 'total': d})
     return steps[warmup:]
 
+def medians(steps):
+    "{phase: [wall, cpu, sys]}: the median over the steps of one round."
+    return {k: [statistics.median(s[k][i] for s in steps) for i in range(3)] for k in steps[0]}
+
 def summary(rounds):
-    "{phase: [wall, cpu, sys]}: the median over steps in each round, then the smallest of the rounds for each entry."
-    meds = [{k: [statistics.median(s[k][i] for s in steps) for i in range(3)] for k in steps[0]} for steps in rounds]
-    return {k: [min(m[k][i] for m in meds) for i in range(3)] for k in meds[0]}
+    "{phase: [wall, cpu, sys]}: the median over steps in each round, then the median over the rounds."
+    meds = [medians(steps) for steps in rounds]
+    return {k: [statistics.median(m[k][i] for m in meds) for i in range(3)] for k in meds[0]}
+
+def round_ratios(runs, bs, kind, i):
+    "kind / (teacher forward + student step) in each round, from the same round's medians (i: 0 wall, 1 CPU)."
+    t, s, d = ([medians(r)['total'][i] for r in runs[bs, k]] for k in ('teacher forward', 'student step', kind))
+    return [dd / (tt + ss) for tt, ss, dd in zip(t, s, d)]
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,7 +101,7 @@ def main():
     hw = torch.cuda.get_device_name() if amp else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads'
     print(f'hardware: {hw}; torch {torch.__version__}; bf16 autocast: {amp}; load average at start: {os.getloadavg()[0]:.1f}')
     print(f'teacher {a.teacher}@{a.teacher_size}, student {a.student}@{a.student_size}; median of {a.steps} steps after {a.warmup} warm-up, '
-          f'fastest of {a.rounds} interleaved rounds')
+          f'{a.rounds} interleaved rounds (ratios: median of the per-round ratios)')
     torch.manual_seed(0)
     teacher = create_model(a.teacher, image_size=a.teacher_size).to(device)
     new_student = lambda: create_model(a.student, image_size=a.student_size).to(device)
@@ -115,10 +125,10 @@ def main():
         for ph in (*PHASES, 'total'):
             cells = [f'{s[k][ph][0]*1e3:.0f} / {s[k][ph][1]*1e3:.0f} ({s[k][ph][2]*1e3:.0f})' if ph in s[k] else '' for k in kinds]
             print(f'| {ph} | ' + ' | '.join(cells) + ' |')
-        base = [s['teacher forward']['total'][i] + s['student step']['total'][i] for i in range(2)]
         for k in kinds:
             if k.startswith(('distillation', 'with')):
-                print(f'batch {bs}: {k} / (teacher forward + student step) = {s[k]["total"][0]/base[0]:.3f} wall, '
-                      f'{s[k]["total"][1]/base[1]:.3f} CPU (target <= 1.05)')
+                w, c = (round_ratios(runs, bs, k, i) for i in range(2))
+                fmt = lambda r: f"{statistics.median(r):.3f} (rounds {', '.join(f'{x:.2f}' for x in r)})"
+                print(f'batch {bs}: {k} / (teacher forward + student step) = {fmt(w)} wall, {fmt(c)} CPU (target <= 1.05)')
 
 if __name__ == '__main__': main()

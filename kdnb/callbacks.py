@@ -59,18 +59,23 @@ def _fmt(k, v):
     return f'{v:.3g}' if k == 'lr' else f'{v:.1f}s' if k == 'time' else f'{v:.4f}'
 
 # %% ../nbs/01b_callbacks.ipynb #04492c81
+def _n_skipped(dls):
+    "Training pairs replaced so far because a frame failed to load (None: a dataset that does not count them)"
+    return getattr(getattr(dls.train, 'dataset', None), 'n_skipped', None)
+
 class LossLogCallback(Callback):
     "Append one line per epoch to `logs/losses.logs` and a row to `logs/history.csv`; other callbacks add values to `extra`"
     order = 75
     def __init__(self, fname='logs/losses.logs', csv_fname='logs/history.csv',
                  echo=False): # also print each line (when there are no progress bars)
         store_attr(); self.extra = {}
+    def before_fit(self): self.n_bad = _n_skipped(self.dls)
     def before_epoch(self): self.start = time.time()
     def after_epoch(self):
         if _skipped(self): return
         names = list(self.recorder.metric_names[1:len(self.recorder.values[-1])+1])
         row = dict(epoch=self.epoch+1, **dict(zip(names, map(float, self.recorder.values[-1]))),
-                   lr=float(self.opt.hypers[-1]['lr']), time=round(time.time()-self.start, 1), **self.extra)
+                   lr=float(self.opt.hypers[-1]['lr']), time=round(time.time()-self.start, 1), **self._bad(), **self.extra)
         self._write(row); self.extra = {}
 
 # %% ../nbs/01b_callbacks.ipynb #bc078413
@@ -78,6 +83,14 @@ def _append(fname, text):
     "Append `text` to `fname`, replacing the file atomically"
     fname = Path(fname)
     write_text(fname, (fname.read_text() if fname.exists() else '') + text)
+
+@patch
+def _bad(self:LossLogCallback):
+    "`skipped_frames` of this epoch, for a dataset that counts them"
+    n = _n_skipped(self.dls)
+    if n is None: return {}
+    d, self.n_bad = n - (self.n_bad or 0), n
+    return dict(skipped_frames=d)
 
 @patch
 def _write(self:LossLogCallback, row):

@@ -38,6 +38,13 @@ def _str(null=False): return (lambda v: (v is None and null) or (isinstance(v, s
 def _bool(): return (lambda v: isinstance(v, bool)), 'true or false'
 def _pairs(): return (lambda v: isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)), 'a list of [student, teacher] pairs'
 def _weights(): return (lambda v: isinstance(v, bool) or (isinstance(v, str) and v != '')), "false, true (timm's ImageNet weights) or a weights file"
+def _arch():
+    "A rule: the name of a timm model"
+    def ok(v):
+        if not isinstance(v, str) or not v: return False
+        import timm   # here, not at the top: reading a config file needs no torch until an arch is checked
+        return timm.is_model(v)
+    return ok, 'the name of a timm model (see timm.list_models())'
 def _limit():
     ok = lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and (0 < v < 1 or (v >= 1 and v == int(v)))
     return ok, 'an integer >= 1 (steps) or a fraction in (0, 1) of all steps'
@@ -64,9 +71,9 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('data.compression', 'c23', _one_of('c23', 'raw', 'c40'), 'FF++ compression level'),
     ('data.frames', None, _num(1, integer=True, null=True), 'frames per video (null: all)'),
     ('skip_bad_frames', False, _bool(), 'leave unreadable frames out (counted) instead of stopping before training'),
-    ('teacher_arch', 'tf_efficientnet_b4', _str(), 'teacher trained by `--teacher`'),
+    ('teacher_arch', 'tf_efficientnet_b4', _arch(), 'teacher trained by `--teacher`'),
     ('teacher_pretrained', False, _weights(), "start `--teacher` from ImageNet: timm's weights (true) or a local file"),
-    ('student_arch', 'mobilevitv2_200', _str(), 'student (overridden by `--arch`)'),
+    ('student_arch', 'mobilevitv2_200', _arch(), 'student (overridden by `--arch`)'),
     ('student_pretrained', False, _weights(), "start Stage 1 from ImageNet: timm's weights (true) or a local file"),
     ('student_image_size', 256, _num(32, integer=True, null=True), "student input size (null: the arch's default)"),
     ('seed', 0, _num(0, integer=True), 'seed of the run (set before the loaders) and of the fixed validation fakes'),
@@ -136,9 +143,11 @@ def _unique(pairs, src):
 
 def _read_config(p):
     "The JSON object of config file `p`"
+    if p.is_dir(): raise ConfigError(f"{p}: is a folder, not a config file")
     if not p.is_file(): raise ConfigError(f"{p}: config file not found")
     try: new = json.loads(p.read_text(), object_pairs_hook=partial(_unique, src=p))
     except json.JSONDecodeError as e: raise ConfigError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except UnicodeDecodeError: raise ConfigError(f"{p}: not a text file (a config is UTF-8 JSON)") from None
     if not isinstance(new, dict): raise ConfigError(f"{p}: must hold a JSON object of config keys")
     return new
 

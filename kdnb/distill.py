@@ -13,6 +13,7 @@ from fastai.callback.core import Callback
 from fastai.optimizer import OptimWrapper
 from fastai.callback.hook import hook_outputs
 from fastai.callback.schedule import SchedLin, SchedCos
+from .cli import atomic_write
 from fastai.torch_core import set_seed
 
 # %% auto #0
@@ -185,7 +186,8 @@ def after_loss(self:FeatureDistillationCallback):
 
 @patch
 def after_epoch(self:FeatureDistillationCallback):
-    if self.fname is not None: torch.save(dict(adapters=self.adapters.state_dict(), pairs=[list(p) for p in self.pairs]), self.fname)
+    if self.fname is None: return
+    with atomic_write(self.fname) as f: torch.save(dict(adapters=self.adapters.state_dict(), pairs=[list(p) for p in self.pairs]), f)
 
 @patch
 def after_fit(self:FeatureDistillationCallback):
@@ -194,10 +196,10 @@ def after_fit(self:FeatureDistillationCallback):
 
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
-from .models import create_model, load_checkpoint, resolve_checkpoint
-from .cli import run_cli
-from .config import ConfigError, load_config, new_session
-from .pretrain import train_dls, build_learner, fit, load_resume
+from .models import create_model, load_checkpoint, resolve_checkpoint, clean_stale_tmp
+from .cli import interrupt_hint, run_cli
+from .config import ConfigError, load_config, new_session, run_lock
+from .pretrain import train_dls, build_learner, fit, load_resume, resume_run
 
 _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts from a Stage 1 student: run "
            "`kdnb_pretrain {cfg} -n pretrain_<name>` first (it trains the student on SBI hard labels, which keeps the "
@@ -251,12 +253,12 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
             name='distill', # run name, first part of the run folder
             teacher_weights=None, # checkpoint spec overriding the config's `teacher_weights`
             cold_start=False, # allow a student without Stage 1 weights
-            resume=None, # folder of an interrupted run to continue
+            resume=None, # folder of an interrupted run to continue (a config given too must equal the run's own)
             out='output', # folder of all runs
             sets=None): # `KEY=VALUE` strings changing config keys (see `load_config`)
     "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
-    if resume: cfg = load_config(**json.loads((Path(resume)/'config.json').read_text()))
-    else: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)   # validated like Stage 1
+    if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)   # validated like Stage 1
+    if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'))
     set_seed(cfg.seed)
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
@@ -265,12 +267,16 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
     run = Path(resume) if resume else new_session(name, cfg, out)
-    learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
-    if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
-    start = load_resume(learn, run) if resume else 0
-    print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
-          f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')
-    fit(learn, cfg, start)
+    with run_lock(run):
+        for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+        learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
+        learn.stage = 'distill'
+        if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
+        start = load_resume(learn, run) if resume else 0
+        interrupt_hint(f'continue with: kdnb_distill --resume {run}')
+        print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
+              f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')
+        fit(learn)
     print(f'wrote {run}')
     return run
 

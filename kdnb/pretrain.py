@@ -25,9 +25,9 @@ from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
 from .cli import interrupt_hint, run_cli, write_text
 from .data import sbi_dls
-from .config import ConfigError, load_config, new_session, run_lock, _check_name
+from .config import ConfigError, load_config, new_session, run_lock, _arch, _check_name, _read_config
 from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, _append, _kept, _skipped
-from .models import create_model, save_checkpoint, clean_stale_tmp
+from .models import create_model, save_checkpoint, clean_stale_tmp, _read
 
 # %% auto #0
 __all__ = ['accumulation_cbs', 'lr_scheds', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls', 'pretrain',
@@ -101,6 +101,9 @@ def build_learner(cfg, # config from `load_config`
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
+    log = Path(run_dir)/'logs'/'losses.logs'
+    if getattr(dls, 'bad_files', None) and not log.exists():   # a new run says what the pre-flight check left out
+        _append(log, f'# skip_bad_frames: left out {len(dls.bad_files)} frame(s) with unreadable files, the first: {dls.bad_files[0][1]}\n')
     if not ifnone(bars, sys.stdout.isatty() or in_notebook()):   # a log file gets one line per epoch, not bar redraws
         learn.remove_cb(ProgressCallback); learn.logger = _quiet; learn.loss_log.echo = True
     return learn
@@ -171,7 +174,7 @@ def load_resume(learn, # a learner built like the interrupted one
     fname = Path(run_dir)/'resume.pth'
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no resume file (the run ended before its first epoch); start it again')
     dev = getattr(learn.dls, 'device', None) or default_device()
-    ck = torch.load(fname, map_location=dev, weights_only=True)
+    ck = _read(fname, dev)   # a file that is not a resume file, or holds code, is one line naming it
     learn.model.to(dev).net.load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(dict(state=ck['opt']['state'], hypers=L(ck['opt']['hypers'])))
@@ -190,16 +193,19 @@ def _diff(a, b, pre=''):
     return [d for k in keys for d in (_diff(a[k], b[k], f'{pre}{k}.') if isinstance(a.get(k), dict) and isinstance(b.get(k), dict)
                                       else [f'{pre}{k}'] if a.get(k) != b.get(k) else [])]
 
+def _stage_of(run): return _read(Path(run)/'resume.pth').get('stage')
+
 def resume_run(run_dir, # the interrupted run's folder
                stages, # the stages this command continues: 'pretrain', 'teacher', 'distill'
-               cfg=None): # a config given with --resume: refused unless it equals the run's own
+               cfg=None, # a config given with --resume: refused unless it equals the run's own
+               ignore=()): # keys the run settled itself (Stage 2 records the checkpoint files its globs found)
     "The run's own config, after checking its `resume.pth` is of one of `stages` and `cfg` agrees with it"
     run = Path(run_dir)
     if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
-    stage = torch.load(run/'resume.pth', map_location='cpu', weights_only=True, mmap=True).get('stage')
+    stage = _stage_of(run)
     if stage is not None and stage not in L(stages): raise ValueError(f'{run}: a {stage} run; continue it with {_CMD[stage]} --resume {run}')
-    own = load_config(**json.loads((run/'config.json').read_text()))
-    if cfg is not None and (d := _diff(own, cfg)):
+    own = load_config(**_read_config(run/'config.json'))
+    if cfg is not None and (d := [k for k in _diff(own, cfg) if k not in L(ignore)]):
         raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
     return own
 
@@ -220,11 +226,10 @@ def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `
 def _run_model(cfg, arch, teacher, resume):
     "(arch, image_size) of the model to train: from the resume file, `--teacher`, `--arch` or the config"
     if resume:
-        ck = torch.load(Path(resume)/'resume.pth', map_location='cpu', weights_only=True, mmap=True)
+        ck = _read(Path(resume)/'resume.pth')
         return ck['arch'], ck['image_size']
+    if arch is not None and not _arch()[0](arch): raise ConfigError(f"--arch {arch!r}: not a timm model (see timm.list_models())")
     return arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size
-
-def _stage_of(run): return torch.load(Path(run)/'resume.pth', map_location='cpu', weights_only=True, mmap=True).get('stage')
 
 def _new_model(cfg, arch, size, key):
     "A fresh `arch` model, from the ImageNet weights config key `key` asks for"

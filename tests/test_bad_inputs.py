@@ -132,7 +132,7 @@ CASES = [
     Case('pretrain-resume-distill-run', 'kdnb_pretrain', lambda c: ['--resume', run_dir(c, 'run', 'distill')],
          'run: a distill run; continue it with kdnb_distill --resume run'),
     Case('pretrain-resume-no-config', 'kdnb_pretrain', lambda c: ['--resume', run_dir(c, 'run', 'pretrain', cfg=False)],
-         'run/config.json: no such file or directory'),
+         'run/config.json: config file not found'),
     Case('pretrain-out-is-a-file', 'kdnb_pretrain', lambda c: [config(c), '-n', 'x', '--out', write(c, 'afile', 'x')], 'afile/x_bad_', ': not a directory'),
     Case('pretrain-out-read-only', 'kdnb_pretrain', lambda c: [config(c), '-n', 'x', '--out', readonly(c)], 'ro/x_bad_', PERM),
     # kdnb_distill: the Stage 1 student, the teacher checkpoint, --resume
