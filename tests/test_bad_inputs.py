@@ -275,6 +275,11 @@ CASES = [
          "format 'tflite': expected auto or a list of eager, executorch, onnx"),
     Case('sweep-resume-not-a-sweep', 'kdnb_sweep', lambda c: ['--resume', run_dir(c, 'run', 'distill')], 'run/sweep.json: not found, so run is not a sweep folder to resume'),
     Case('sweep-resume-latency-only', 'kdnb_sweep', lambda c: ['--resume', 'run', '--latency-only'], '--latency-only trains nothing, so there is nothing to --resume'),
+    Case('sweep-name-slash', 'kdnb_sweep', lambda c: [sweep_cfg(c), '--students', 'mobilevitv2_050', '-n', 'a/b'], "run name 'a/b': must be a plain name"),
+    Case('sweep-budget-negative', 'kdnb_sweep', lambda c: [sweep_cfg(c), '--students', 'mobilevitv2_050', '--latency-only', '--budget', '-1'],
+         "--budget -1: must be a finite number > 0"),
+    Case('sweep-config-duplicate-key', 'kdnb_sweep', lambda c: [write(c, 'dup.json', json.dumps({**SYN, 'teacher_weights': 'teacher.pth', 'students': ['mobilevitv2_050']})[:-1] + ', "epoch": 99}')],
+         "dup.json: key 'epoch' is given twice"),
 ]
 
 def _torch_bytes(obj):
