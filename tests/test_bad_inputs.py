@@ -260,6 +260,8 @@ CASES = [
     Case('demo-out-not-empty', 'kdnb_demo', lambda c: [write(c, 'demo/notes.txt', 'x') and 'demo', '--fast'],
          'demo exists and is not empty: choose another folder; nothing was overwritten'),
     Case('demo-odd-videos', 'kdnb_demo', lambda c: ['demo', '--fast', '--n-videos', '3'], 'n_videos must be an even number >= 6, got 3'),
+    Case('demo-teacher-arch-not-timm', 'kdnb_demo', lambda c: ['demo', '--fast', '--teacher-arch', 'nope'], "--teacher-arch: 'nope' is not a timm model"),
+    Case('demo-epoch-zero', 'kdnb_demo', lambda c: ['demo', '--fast', '--epoch', '0'], '--epoch 0: must be an integer >= 1'),
     # kdnb_sweep (refused before any training)
     Case('sweep-no-config', 'kdnb_sweep', lambda c: [], 'give a CONFIG file (or --resume SWEEP_DIR)'),
     Case('sweep-config-unknown-key', 'kdnb_sweep', lambda c: [config(c, learning_rate=0.1), '--students', 'mobilevitv2_050'], "bad.json: unknown key 'learning_rate'"),
