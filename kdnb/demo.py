@@ -13,17 +13,25 @@ from fastcore.script import Param
 import kdnb
 from .cli import run_cli
 from .synthetic import make_synthetic_dataset
-from .config import load_config
+from .config import ConfigError, load_config, _RULES
 from .pretrain import pretrain
 from .distill import alpha_at, distill
 from .evaluate import evaluate, frame_curve, plot_roc
 from .deploy import export_model
 from .compare import DEPLOYED, compare_models, hardware, md_table
+from .sweep import _timm_arch
 
 # %% auto #0
 __all__ = ['DEMO_MODELS', 'demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo', 'kdnb_demo']
 
 # %% ../nbs/05_demo.ipynb #3be8d53c
+def _check_flags(overrides:dict):
+    "Refuse a bad value given in place of the config's, naming the flag that gave it rather than the config file"
+    for k, v in overrides.items():
+        flag = f"--{k.replace('_', '-')}"
+        if k.endswith('_arch'): _timm_arch(v, flag)
+        elif k in _RULES and not _RULES[k][0](v): raise ConfigError(f"{flag} {json.dumps(v)}: must be {_RULES[k][1]}")
+
 def demo_config(data_root, # synthetic data root
                 fast:bool=False, # one epoch per stage
                 config=None, # JSON config (default: configs/synthetic.json of the kdnb checkout, or ./configs/)
@@ -33,8 +41,11 @@ def demo_config(data_root, # synthetic data root
     cands = [config] if config else [Path(kdnb.__file__).parents[1]/'configs/synthetic.json', Path('configs/synthetic.json')]
     fname = next((Path(o) for o in cands if Path(o).is_file()), None)
     if fname is None: raise FileNotFoundError(f'{cands[0]}: demo config not found (pass --config)')
+    _check_flags(overrides)
     if fast: overrides = dict(epoch=1, progressive_epochs=1) | overrides
-    return load_config(fname, data=dict(root=str(data_root)), **overrides)
+    cfg = load_config(fname, data=dict(root=str(data_root)), **overrides)
+    for k in ('teacher_arch', 'student_arch'): _timm_arch(cfg[k], f"{fname}: key '{k}'")   # before any data is made
+    return cfg
 
 # %% ../nbs/05_demo.ipynb #b8403954
 def plot_alpha(cfg, run=None, fname=None):

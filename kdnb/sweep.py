@@ -13,7 +13,7 @@ from fastcore.basics import AttrDict
 from fastcore.script import Param
 from .cli import run_cli, atomic_write, one_line, interrupt_hint
 from .models import create_model, default_size, load_checkpoint, model_info, resolve_checkpoint
-from .config import DEFAULTS, load_config
+from .config import DEFAULTS, load_config, _check_name, _read_config
 from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
@@ -27,6 +27,14 @@ __all__ = ['RUNTIMES', 'FORMAT_NAMES', 'parse_student', 'parse_students', 'sweep
            'kdnb_sweep']
 
 # %% ../nbs/04c_sweep.ipynb #00000007
+def _timm_arch(arch, # a timm model name
+               what:str, # how the message names it, e.g. "student 'x@64'" or "--teacher-arch"
+              ) -> str:
+    "`arch`, or a one-line error naming it (with the closest timm names) when timm does not know it"
+    if isinstance(arch, str) and timm.is_model(arch): return arch
+    near = difflib.get_close_matches(str(arch), timm.list_models(), n=3)
+    raise ValueError(f"{what}: {arch!r} is not a timm model" + (f" (did you mean {', '.join(near)}?)" if near else ''))
+
 def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true': timm's weights), or a dict with these keys
                   image_size:int=None, # input size when `spec` gives none (the config's `student_image_size`)
                  ) -> AttrDict:
@@ -37,10 +45,7 @@ def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true'
         arch, _, size = head.partition('@')
         d = dict(arch=arch, image_size=size or None, pretrained=w or None)
     if bad := set(d) - {'arch', 'image_size', 'pretrained'}: raise ValueError(f"student {spec}: unknown key {sorted(bad)[0]!r} (known: arch, image_size, pretrained)")
-    arch = d.get('arch')
-    if not isinstance(arch, str) or not timm.is_model(arch):
-        near = difflib.get_close_matches(str(arch), timm.list_models(), n=3)
-        raise ValueError(f"student {spec!r}: {arch!r} is not a timm model" + (f" (did you mean {', '.join(near)}?)" if near else ''))
+    arch = _timm_arch(d.get('arch'), f"student {spec!r}")
     size = d.get('image_size') or image_size or default_size(arch)
     if not str(size).isdigit() or int(size) < 32: raise ValueError(f"student {spec!r}: input size {size!r} must be an integer >= 32")
     w = d.get('pretrained')
@@ -63,11 +68,8 @@ def parse_students(specs, # comma-separated string or list of specs (see `parse_
 def sweep_config(config, # JSON config file
                 ) -> tuple:
     "`(cfg, students)`: the validated config and its `students` list (kept out of `cfg` unless `load_config` knows the key)"
-    p = Path(config)
-    if not p.is_file(): raise FileNotFoundError(f'{p}: config file not found')
-    try: d = json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f'{p}: not valid JSON (line {e.lineno}: {e.msg})') from None
-    if not isinstance(d, dict) or 'students' not in d or 'students' in DEFAULTS:
+    p = Path(config); d = _read_config(p)   # as strict as every config file: a key given twice is refused, not the last one kept
+    if 'students' not in d or 'students' in DEFAULTS:
         cfg = load_config(p); return cfg, cfg.get('students')
     students = d.pop('students')
     try: cfg = load_config(**d, config_path=str(p))
@@ -396,6 +398,10 @@ def sweep(config=None, # JSON config: data, epochs, schedule, seed and the teach
          ) -> Path:
     "Stage 1, Stage 2 and evaluation of every student, then interleaved latency against the teacher; returns the sweep folder"
     if resume and latency_only: raise ValueError('--latency-only trains nothing, so there is nothing to --resume')
+    if not resume: _check_name(name)   # the sweep folder stays directly inside `out`, as every run folder does
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
+        raise ValueError(f"--budget {budget:g}: must be a finite number > 0 (the fraction of the teacher's latency a student may take)"
+                         if isinstance(budget, (int, float)) else f"--budget {budget!r}: must be a finite number > 0")
     plan = _resumed_plan(resume, students, sources, formats) if resume else _new_plan(config, students, sources, formats, metric, latency_only)
     d = Path(resume) if resume else _new_sweep(name, out)
     _write_json(d/'sweep.json', plan)

@@ -260,6 +260,8 @@ CASES = [
     Case('demo-out-not-empty', 'kdnb_demo', lambda c: [write(c, 'demo/notes.txt', 'x') and 'demo', '--fast'],
          'demo exists and is not empty: choose another folder; nothing was overwritten'),
     Case('demo-odd-videos', 'kdnb_demo', lambda c: ['demo', '--fast', '--n-videos', '3'], 'n_videos must be an even number >= 6, got 3'),
+    Case('demo-teacher-arch-not-timm', 'kdnb_demo', lambda c: ['demo', '--fast', '--teacher-arch', 'nope'], "--teacher-arch: 'nope' is not a timm model"),
+    Case('demo-epoch-zero', 'kdnb_demo', lambda c: ['demo', '--fast', '--epoch', '0'], '--epoch 0: must be an integer >= 1'),
     # kdnb_sweep (refused before any training)
     Case('sweep-no-config', 'kdnb_sweep', lambda c: [], 'give a CONFIG file (or --resume SWEEP_DIR)'),
     Case('sweep-config-unknown-key', 'kdnb_sweep', lambda c: [config(c, learning_rate=0.1), '--students', 'mobilevitv2_050'], "bad.json: unknown key 'learning_rate'"),
@@ -275,6 +277,11 @@ CASES = [
          "format 'tflite': expected auto or a list of eager, executorch, onnx"),
     Case('sweep-resume-not-a-sweep', 'kdnb_sweep', lambda c: ['--resume', run_dir(c, 'run', 'distill')], 'run/sweep.json: not found, so run is not a sweep folder to resume'),
     Case('sweep-resume-latency-only', 'kdnb_sweep', lambda c: ['--resume', 'run', '--latency-only'], '--latency-only trains nothing, so there is nothing to --resume'),
+    Case('sweep-name-slash', 'kdnb_sweep', lambda c: [sweep_cfg(c), '--students', 'mobilevitv2_050', '-n', 'a/b'], "run name 'a/b': must be a plain name"),
+    Case('sweep-budget-negative', 'kdnb_sweep', lambda c: [sweep_cfg(c), '--students', 'mobilevitv2_050', '--latency-only', '--budget', '-1'],
+         "--budget -1: must be a finite number > 0"),
+    Case('sweep-config-duplicate-key', 'kdnb_sweep', lambda c: [write(c, 'dup.json', json.dumps({**SYN, 'teacher_weights': 'teacher.pth', 'students': ['mobilevitv2_050']})[:-1] + ', "epoch": 99}')],
+         "dup.json: key 'epoch' is given twice"),
 ]
 
 def _torch_bytes(obj):
