@@ -31,6 +31,16 @@ def _npy(fn, **kw):
     "`np.load`, one thread at a time: parsing a `.npy` header with `ast` is not thread-safe in CPython 3.11"
     with _npy_lock: return np.load(fn, **kw)
 
+def _numeric(fn, what, **kw):
+    "The int or float array in the .npy file `fn`, or a one-line error naming it as `what` ('landmarks', 'box file')"
+    try: a = _npy(fn, **kw)
+    except OSError as e:
+        if e.strerror: raise ValueError(f'cannot read {what} {fn}: {e.strerror[0].lower()}{e.strerror[1:]}') from None
+        a = None
+    except Exception: a = None                      # text, pickled objects, a broken header: never unpickled
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in 'iuf': raise ValueError(f'cannot read {what} {fn}: not a numeric .npy array')
+    return a
+
 def read_image(fn):
     "RGB uint8 image, or a one-line error naming the file."
     img = cv2.imread(str(fn), cv2.IMREAD_COLOR)
@@ -39,25 +49,24 @@ def read_image(fn):
 
 def read_landmarks(fn, face=0, shape=None):
     "Landmarks of face `face` from an SBI .npy file (n_faces,81|68,2), forehead in contour order; checked against `shape`."
-    try: a = _npy(fn)
-    except Exception as e: raise ValueError(f'cannot read landmarks {fn}: {e}') from None
+    a = _numeric(fn, 'landmarks')
     if a.ndim == 2: a = a[None]
     if a.ndim != 3 or a.shape[1] not in (68, 81) or a.shape[2] != 2 or len(a) == 0:
         raise ValueError(f'landmarks {fn} must have shape (n_faces, 81|68, 2), got {a.shape}')
     if face >= len(a): raise ValueError(f'landmarks {fn} have {len(a)} face(s), no face {face}')
+    if not np.isfinite(a[face]).all(): raise ValueError(f'landmarks {fn} are not finite: face {face} holds NaN or infinity')
     lms = a[face].astype(np.float32)
     if shape is not None:
         h, w = shape[:2]
-        if not np.isfinite(lms).all() or (lms < -.25*np.array([w,h])).any() or (lms > 1.25*np.array([w,h])).any():
+        if (lms < -.25*np.array([w,h])).any() or (lms > 1.25*np.array([w,h])).any():
             raise ValueError(f'landmarks {fn} lie outside the {w}x{h} image')
     return reorder_landmarks(lms)
 
 def read_box(fn, face=0):
     "Face box (2,2) of face `face` from an SBI retina .npy file ((n,7,2) or (n,2,2); also (7,2), (2,2), (n,4)); None if it has no such face."
-    try: a = _npy(fn)
-    except Exception as e: raise ValueError(f'cannot read box file {fn}: {e}') from None
+    a = _numeric(fn, 'box file')
     if a.ndim == 2: a = a[None] if a.shape[1] == 2 else a.reshape(len(a), -1, 2) if a.shape[1] == 4 else a
-    if a.ndim != 3 or a.shape[1:] not in ((7, 2), (2, 2)) or not np.issubdtype(a.dtype, np.number):
+    if a.ndim != 3 or a.shape[1:] not in ((7, 2), (2, 2)):
         raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
     if face >= len(a): return None
     b = a[face, :2].astype(np.float32)
@@ -128,8 +137,7 @@ def _split_ids(root, split):
     return ids
 
 def _n_faces(fn):
-    try: a = _npy(fn, mmap_mode='r')
-    except Exception as e: raise ValueError(f'cannot read landmarks {fn}: {e}') from None
+    a = _numeric(fn, 'landmarks', mmap_mode='r')
     return len(a) if a.ndim == 3 else 1
 
 def _frame_key(fn): return (0, int(fn.stem), '') if fn.stem.isdigit() else (1, 0, fn.stem)  # 1000.png after 999.png
@@ -168,6 +176,9 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
     root = Path(root); b = root/base/compression
     ids = _split_ids(root, split)
     present = [i for i in ids if (b/'frames'/i).is_dir()]
+    if not present:                                 # an error, not a warning followed by one: e.g. the wrong compression
+        have = sorted(p.name for p in (root/base).iterdir() if (p/'frames').is_dir()) if (root/base).is_dir() else []
+        raise ValueError(f'none of the {len(ids)} videos of {split}.json is under {b/"frames"}' + (f' (found: {", ".join(have)})' if have else ''))
     if len(present) < len(ids): warnings.warn(f'{len(ids)-len(present)} of {len(ids)} videos in {split}.json are absent under {b/"frames"}')
     res, skipped = [], 0
     for vid in present:

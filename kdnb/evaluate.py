@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 import kdnb
 from .cli import run_cli, atomic_path, write_text, progress
-from .data import FaceItem, load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items, _n_faces
+from .data import FaceItem, load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items, _n_faces, _numeric
 from .models import create_model, load_checkpoint, resolve_checkpoint
 
 # %% auto #0
@@ -33,8 +33,7 @@ def sidecars(fn) -> tuple:
 
 def _n_boxes(fn):
     "Faces in box file `fn`, which must hold (n, 7, 2) or (n, 2, 2); a one-line error naming it otherwise"
-    try: a = np.load(fn, mmap_mode='r')
-    except Exception as e: raise ValueError(f'cannot read box file {fn}: {e}') from None
+    a = _numeric(fn, 'box file', mmap_mode='r')
     if a.ndim != 3 or a.shape[1] not in (2, 7) or a.shape[2] != 2:
         raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
     return len(a)
@@ -314,6 +313,19 @@ def new_out(out=None, # a folder that must be new or empty; None: a new folder n
         except FileExistsError: continue
     raise FileExistsError(f'{stem}: no free folder name')
 
+# %% ../nbs/04_evaluate.ipynb #d2f7ab29
+DETECTORS, NO_FACE, COMPRESSIONS = ('auto', 'dlib', 'haar', 'none'), ('half', 'skip'), ('raw', 'c23', 'c40')
+
+def _one_of(opt, v, ok):
+    if v not in ok: raise ValueError(f"--{opt} must be {', '.join(ok[:-1])} or {ok[-1]}, not {v!r}")
+
+def _check_options(bs=32, detector='auto', no_face='half', compression=None):
+    "A one-line error, listing the valid values, for a bad `--bs`, `--detector`, `--no-face` or `--compression`: before anything is read"
+    if not isinstance(bs, int) or bs < 1: raise ValueError(f'--bs must be an integer >= 1, not {bs!r}')
+    if isinstance(detector, str): _one_of('detector', detector, DETECTORS)
+    _one_of('no-face', no_face, NO_FACE)
+    if compression is not None: _one_of('compression', compression, COMPRESSIONS)
+
 # %% ../nbs/04_evaluate.ipynb #c9f717d1
 def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob of run folders) or `arch[@size]`
              data_root='data/synthetic', # evaluation data root
@@ -330,6 +342,7 @@ def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob o
              device=None, # default: CUDA when present
             ) -> dict:
     "Per-face fake probabilities (key `preds`), metrics overall and per method, and the checkpoint's record, on an evaluation set"
+    _check_options(bs, detector, compression=compression)
     if out is not None: _fresh(out)
     model, name, rec = load_model(model, name)
     items, found = locate_faces(eval_items(data_root, source, split, compression, cropped), detector)
@@ -399,7 +412,7 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
                   workers:int=1, # benchmarks: processes decoding videos and detecting faces
                  ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
-    _required(checkpoint=checkpoint)
+    _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
     stem = re.sub(r'[^\w.-]+', '_', Path(checkpoint.rstrip('/*')).stem or 'model')
     out = new_out(out, f'output/benchmarks_{stem}' if benchmarks else f'output/eval_{stem}_{source}')
     try:

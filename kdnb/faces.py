@@ -8,7 +8,7 @@ __all__ = ['INSTALL_HINT', 'VIDEO_EXTS', 'LAYOUTS', 'predictor_path', 'DlibDetec
            'official_split', 'write_splits', 'crop', 'kdnb_crop', 'dataset_videos']
 
 # %% ../nbs/00a_faces.ipynb #9f5712c1
-import hashlib, importlib.util, json, re
+import hashlib, importlib.util, json, os, re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import cv2, numpy as np
@@ -99,6 +99,8 @@ def face_boxes(boxes, lms, landmarks=True):
     return np.concatenate([boxes, kp], 1).round().astype(np.int32)
 
 # %% ../nbs/00a_faces.ipynb #f676b757
+os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')   # FFmpeg quiet (OpenCV reads this once, at its first video): kdnb names a bad video itself
+
 def sample_frames(path, n_frames=32):
     "Evenly spaced `(index, RGB frame)` pairs of the video at `path`"
     cap = cv2.VideoCapture(str(path))
