@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 import matplotlib.pyplot as plt
 from fastcore.basics import noop
-from .cli import run_cli, atomic_path, atomic_write
+from .cli import run_cli, atomic_path, atomic_write, check_writable
 from .models import model_info
 from .evaluate import _as_model, _required, eval_items
 from .deploy import EXPORTERS, load_exported, score, calibration_crops, _subset
@@ -189,6 +189,9 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
                    bs:int=None, # unused, kept for old callers
                   ) -> pd.DataFrame:
     "Teacher vs students: size, GMACs, interleaved latency of every deployed format, memory and, given data, AUC fp32/int8"
+    if not budget > 0: raise ValueError(f"--budget {budget:g}: must be a number > 0 (a share of the teacher's eager latency)")
+    if not n_runs >= 1: raise ValueError(f'--n-runs {n_runs}: must be an integer >= 1')
+    if out: check_writable(out, folder=True)   # before minutes of timing, not after
     specs = dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], [teacher, student, *extra]))
     rows, runs, probs = {}, {}, {}
     if data_root is None and any(DEPLOYED[k][1] for k in kinds): print('int8 files calibrated on random pixels: latency only (give --data for AUCs)')

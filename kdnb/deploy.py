@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from fastcore.basics import listify
 from glob import glob
 import kdnb
-from .cli import run_cli, atomic_path, atomic_write
+from .cli import run_cli, atomic_path, atomic_write, check_writable
 from .models import load_checkpoint
 from .evaluate import _as_model, _required, eval_items, eval_dl, EvalDataset, metrics
 
@@ -62,24 +62,41 @@ def _et_threads(threads):
         _et['n'] = threads
     elif threads and threads != _et['n']: print(f"ExecuTorch keeps the thread count it started with ({_et['n'] or 'its default'})")
 
+def _pte(fname, threads):
+    with _quiet(): rt, = need('executorch.runtime'); _et_threads(threads); return rt.Runtime.get().load_program(str(fname)).load_method('forward')
+
+def _onnx(fname, threads):
+    ort, = need('onnxruntime')
+    so = ort.SessionOptions(); so.intra_op_num_threads = threads or 0
+    return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
+
+def _pt(fname, threads):
+    with warnings.catch_warnings(): warnings.simplefilter('ignore'); return torch.jit.load(str(fname)).eval()
+
+_READERS = {'.pte': ('ExecuTorch', _pte), '.onnx': ('ONNX', _onnx), '.pt': ('TorchScript', _pt)}
+_HEADS = {'.pte': (4, b'ET'), '.pt': (0, b'PK\x03\x04')}   # ExecuTorch's flatbuffer identifier (ET12) at byte 4; TorchScript is a zip
+
+def _looks_like(fname:Path)->bool:
+    "Whether `fname` starts as its kind of file does (checked before a runtime is imported)"
+    at, head = _HEADS.get(fname.suffix, (0, b''))
+    with open(fname, 'rb') as f: return f.read(at + len(head))[at:] == head
+
 def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
                   threads:int=None): # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
     "A function from a [0,1] RGB batch (any size) to the logits of an exported file"
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
+    if fname.suffix not in _READERS: raise ValueError(f'{fname}: expected a .pte, .onnx or .pt file')
+    kind, read = _READERS[fname.suffix]
+    try: m = read(fname, threads) if _looks_like(fname) else None
+    except ImportError: raise
+    except Exception: m = None
+    if m is None: raise ValueError(f'{fname}: not a valid {kind} file (its runtime cannot load it)')
     if fname.suffix == '.pte':
-        with _quiet(): rt, = need('executorch.runtime'); _et_threads(threads); m = rt.Runtime.get().load_program(str(fname)).load_method('forward')
         with _quiet(): m.execute([torch.rand(1, 3, 32, 32)])  # the first call prints ExecuTorch's CPU notes
         return lambda x: torch.cat([m.execute([o.contiguous()])[0] for o in x.float().split(1)])  # batch 1 each
-    if fname.suffix == '.onnx':
-        ort, = need('onnxruntime')
-        so = ort.SessionOptions(); so.intra_op_num_threads = threads or 0
-        s = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
-        return lambda x: torch.from_numpy(s.run(None, {'image': x.float().numpy()})[0])
-    if fname.suffix == '.pt':
-        with warnings.catch_warnings(): warnings.simplefilter('ignore'); m = torch.jit.load(str(fname)).eval()
-        return torch.no_grad()(m)
-    raise ValueError(f'{fname}: expected a .pte, .onnx or .pt file')
+    if fname.suffix == '.onnx': return lambda x: torch.from_numpy(m.run(None, {'image': x.float().numpy()})[0])
+    return torch.no_grad()(m)
 
 # %% ../nbs/04a_deploy.ipynb #831c56c0
 _SIDE = dict(min=8, max=2048)  # accepted input heights and widths of the exported files
@@ -214,7 +231,18 @@ def _formats(formats, quantize):
     fmts = [f for f in EXPORTERS if not (quantize and f == 'torchscript')] if formats == 'all' else \
            listify(formats.split(',') if isinstance(formats, str) else formats)
     if bad := [f for f in fmts if f not in EXPORTERS]: raise ValueError(f"format: {bad[0]!r} is not one of all, {', '.join(EXPORTERS)}")
+    if quantize and 'torchscript' in fmts: raise ValueError('TorchScript has no int8 export here: use executorch or onnx')
     return fmts
+
+@contextlib.contextmanager
+def _new_folders(out:Path):
+    "On an error, remove the folders up to `out` that did not exist before the block and are still empty"
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try: yield
+    except BaseException:
+        for p in made:
+            with contextlib.suppress(OSError): p.rmdir()   # a folder holding a file stays
+        raise
 
 def _export_one(model, fmt, fname, calib):
     "Export and reload one file; returns its check: max abs diff from eager, size, XNNPACK partitions"
@@ -244,25 +272,30 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
     if quantize and data is None: raise ValueError('--quantize int8 needs --data: int8 is calibrated and checked on real validation crops')
     model, name, threshold = _load(model, name)
     model, S, out, res = model.cpu().float().eval(), model.image_size, Path(out), {}
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, folder=True)
     stem = out/(name.replace('/', '_').replace('@', '_') + ('_int8' if quantize else ''))
     if quantize:
         calib, items = calibration_crops(data, S, source == 'folder', n_calib), _subset(eval_items(data, source, split), n_eval)
         fp32 = score(model, items, S)
-    for f in fmts:
-        p = stem.with_suffix(EXPORTERS[f][1])
-        try: res[p], run = _export_one(model, f, p, calib if quantize else None)
-        except ImportError as e:
-            if formats != 'all': raise
-            print(f'{f}: skipped, {e}'); continue
-        if quantize:
-            r = score(run, items, S)
-            res[p] |= {k: r[k] for k in ('frame_auc', 'video_auc')} | {f'fp32_{k}': fp32[k] for k in ('frame_auc', 'video_auc')}
-            res[p]['drop'] = auc_drop(fp32, r, p.name, max_drop)
+    with _new_folders(out): _export_all(model, fmts, formats, stem, quantize and (calib, items, fp32), max_drop, res)
     if not quantize and (bad := {p.name: r['max_diff'] for p, r in res.items() if not r['max_diff'] <= atol}):
         raise RuntimeError(f'export differs from the eager model by more than {atol}: {bad}')
     _write_meta(model, stem.with_suffix('.json'), threshold)
     return res
+
+def _export_all(model, fmts, formats, stem, int8, max_drop, res):
+    "Export every format of `fmts` into `res`; with `int8` = (calib, items, fp32 scores), score each file against fp32"
+    S, (calib, items, fp32) = model.image_size, int8 or (None, None, None)
+    for f in fmts:
+        p = stem.with_suffix(EXPORTERS[f][1])
+        try: res[p], run = _export_one(model, f, p, calib)
+        except ImportError as e:
+            if formats != 'all': raise
+            print(f'{f}: skipped, {e}'); continue
+        if int8:
+            r = score(run, items, S)
+            res[p] |= {k: r[k] for k in ('frame_auc', 'video_auc')} | {f'fp32_{k}': fp32[k] for k in ('frame_auc', 'video_auc')}
+            res[p]['drop'] = auc_drop(fp32, r, p.name, max_drop)
 
 # %% ../nbs/04a_deploy.ipynb #73aca1fc
 def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_DIR best", an SBI checkpoint or arch[@size]

@@ -268,6 +268,8 @@ def load_model(spec, name=None) -> tuple:
     if isinstance(spec, nn.Module): return spec.eval(), name or getattr(spec, 'arch', type(spec).__name__), {}
     s = str(spec); arch, _, size = s.partition('@')
     if not glob.glob(s) and timm.is_model(arch):
+        if size and not (size.isdigit() and int(size) >= 32):   # the smallest input kdnb_sweep and the config accept
+            raise ValueError(f'{s}: the input size after @ must be an integer >= 32, not {size!r}')
         print(f'{s}: not a checkpoint, using a randomly initialised {arch} (for speed and size only)')
         return create_model(arch, image_size=int(size) if size else None).eval(), name or s, dict(checkpoint=None)
     fname = resolve_checkpoint(resolve_runs(s), verbose=False)

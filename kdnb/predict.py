@@ -8,7 +8,7 @@ import json, math
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, torch
 from fastcore.script import Param
-from .cli import run_cli, atomic_write, progress
+from .cli import run_cli, atomic_write, progress, check_writable
 from .data import read_image, face_box, final_crop
 from .faces import load_detector, sample_frames, VIDEO_EXTS
 from .models import load_checkpoint
@@ -92,7 +92,9 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
                  ) -> pd.DataFrame:
     "Score every image and video: fake probability, verdict at `threshold`, frames and faces used; one line per file"
     if out is not None and Path(out).suffix not in ('.csv', '.json'): raise ValueError(f'--out {out}: expected a .csv or .json file')
+    if threshold is not None and not 0 <= threshold <= 1: raise ValueError(f'--threshold {threshold:g}: must be in [0, 1] (a fake probability)')
     files = media_files(paths)
+    if out is not None: check_writable(out)   # before the scoring, not after
     run, S, stored = load_predictor(model)
     threshold, why = _threshold(threshold, stored); print(why)
     det, rows = load_detector(detector), []

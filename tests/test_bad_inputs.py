@@ -229,12 +229,24 @@ CASES = [
     Case('export-ckpt-glob-no-match', 'kdnb_export', lambda c: ['--checkpoint', 'runs/*/weights/*.pth', '--format', 'onnx', '--out', 'ex'],
          "no checkpoint matches the pattern 'runs/*/weights/*.pth'"),
     Case('export-out-read-only', 'kdnb_export', lambda c: ['--checkpoint', 'teacher.pth', '--format', 'onnx', '--out', f'{readonly(c)}/ex'], 'ro/ex: ', PERM),
+    Case('export-arch-size-not-integer', 'kdnb_export', lambda c: ['--checkpoint', 'test_efficientnet@abc', '--format', 'onnx', '--out', 'ex'],
+         "test_efficientnet@abc: the input size after @ must be an integer >= 32, not 'abc'"),
+    Case('export-arch-size-too-small', 'kdnb_export', lambda c: ['--checkpoint', 'test_efficientnet@8', '--format', 'torchscript', '--out', 'ex'],
+         "test_efficientnet@8: the input size after @ must be an integer >= 32, not '8'"),
+    Case('export-int8-data-missing', 'kdnb_export', lambda c: ['--checkpoint', 'teacher.pth', '--format', 'onnx', '--quantize', 'int8', '--data', 'nowhere', '--out', 'x8'],
+         'split file nowhere/val.json not found'),
+    Case('export-int8-torchscript', 'kdnb_export', lambda c: ['--checkpoint', 'teacher.pth', '--format', 'torchscript', '--quantize', 'int8', '--data', 'data/synthetic', '--out', 'x10'],
+         'TorchScript has no int8 export here'),
     # kdnb_compare
     Case('compare-no-teacher', 'kdnb_compare', lambda c: ['--student', 'teacher.pth'], '--teacher is required'),
     Case('compare-unknown-format', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx,int4'],
          "--formats: 'int4' is not one of all, onnx, onnx_int8, pte, pte_int8"),
     Case('compare-teacher-missing', 'kdnb_compare', lambda c: ['--teacher', 'missing.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--out', 'cmp'],
          'checkpoint not found: missing.pth'),
+    Case('compare-budget-negative', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--budget', '-1', '--out', 'cmp'],
+         "--budget -1: must be a number > 0 (a share of the teacher's eager latency)"),
+    Case('compare-no-runs', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--n-runs', '0', '--out', 'cmp'],
+         '--n-runs 0: must be an integer >= 1'),
     # kdnb_predict
     Case('predict-model-missing', 'kdnb_predict', lambda c: ['missing.pth', image(c)], 'checkpoint not found: missing.pth'),
     Case('predict-model-with-code', 'kdnb_predict', lambda c: [write(c, 'evil.pth', _torch_bytes({'model': Marker()})), image(c)],
@@ -246,6 +258,11 @@ CASES = [
     Case('predict-out-suffix', 'kdnb_predict', lambda c: ['teacher.pth', 'teacher.pth', '--out', 'scores.txt'], '--out scores.txt: expected a .csv or .json file'),
     Case('predict-unknown-detector', 'kdnb_predict', lambda c: ['teacher.pth', image(c), '--detector', 'yolo'],
          "detector must be 'dlib', 'haar' or 'auto', not 'yolo'"),
+    Case('predict-threshold-above-one', 'kdnb_predict', lambda c: ['teacher.pth', image(c), '--threshold', '1.5'], '--threshold 1.5: must be in [0, 1] (a fake probability)'),
+    Case('predict-out-read-only', 'kdnb_predict', lambda c: ['teacher.pth', image(c), '--out', f'{readonly(c)}/p.csv'], 'ro/p.csv: ', PERM),
+    Case('predict-onnx-junk', 'kdnb_predict', lambda c: [exported(c, 'm.onnx'), image(c)], 'm.onnx: not a valid ONNX file'),
+    Case('predict-pte-junk', 'kdnb_predict', lambda c: [exported(c, 'm.pte'), image(c)], 'm.pte: not a valid ExecuTorch file'),
+    Case('predict-pt-junk', 'kdnb_predict', lambda c: [exported(c, 'm.pt'), image(c)], 'm.pt: not a valid TorchScript file'),
     # kdnb_synth
     Case('synth-odd-videos', 'kdnb_synth', lambda c: ['syn', '--n-videos', '5'], 'n_videos must be an even number >= 6, got 5'),
     Case('synth-no-frames', 'kdnb_synth', lambda c: ['syn', '--n-frames', '0'], 'n_frames must be >= 1, got 0'),
@@ -308,6 +325,11 @@ def _torch_bytes(obj):
 def image(c):
     "A picture to score (a synthetic frame)"
     shutil.copy(c.base/'data/synthetic'/REAL/'frames'/VID/'000.png', c.d/'x.png'); return 'x.png'
+
+def exported(c, name):
+    "A junk file with the extension of an exported model, and the valid sidecar JSON kdnb_export writes beside it"
+    write(c, str(Path(name).with_suffix('.json')), {'arch': 'test_efficientnet', 'image_size': 64, 'threshold': None})
+    return write(c, name, b'not a model file')
 
 def videos(c):
     "A folder with one (unreadable) video: every crop case is refused before it is opened"
