@@ -4,7 +4,7 @@ Usage: python .ci/exec_nb.py nbs/00_data.ipynb [...] [--flags slow]
 Cells flagged with a `tst_flags` flag (slow, cuda, notest) that is not given, `#| eval: false` cells and the
 `nbdev_export()` cell are skipped, as `nbdev_test` skips them. Each notebook is then cleaned with nbdev_clean.
 """
-import os, re, subprocess, sys, time
+import json, os, re, subprocess, sys, time
 from pathlib import Path
 from execnb.shell import CaptureShell
 from fastcore.xtras import working_directory
@@ -23,6 +23,10 @@ def run(fn, run_flags=()):
     fn = Path(fn).resolve()
     os.environ.pop('IN_TEST', None)
     t0 = time.time()
+    nb = json.loads(fn.read_text())   # a cell that prints nothing now must not keep what it printed before
+    for c in nb['cells']:
+        if c['cell_type'] == 'code' and not skip(type('C', (), dict(cell_type='code', source=''.join(c['source'])))(), run_flags): c['outputs'] = []
+    fn.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     shell = CaptureShell(fn)
     with working_directory(fn.parent):
         shell.execute(fn, fn, exc_stop=True, preproc=lambda c: skip(c, run_flags))

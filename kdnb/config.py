@@ -53,7 +53,7 @@ def _limit():
 # %% ../nbs/01a_config.ipynb #8d64a6a6
 CONFIG = [ # (key, default, rule, meaning): the one place a config key is defined
     ('image_size', 380, _num(32, integer=True), "size of the crops the loaders produce; the teacher's input size"),
-    ('batch_size', 32, _num(2, integer=True, even=True), '**images** per batch: `batch_size/2` reals followed by their fakes, as in SBI'),
+    ('batch_size', 32, _num(2, integer=True, even=True), '**images** per optimizer step (over all processes when several train): `batch_size/2` reals followed by their fakes, as in SBI'),
     ('epoch', 100, _num(1, integer=True), 'epochs of training'),
     ('lr', 1e-3, _num(0, lo_open=True), 'peak learning rate'),
     ('weight_decay', 1e-2, _num(0), 'decoupled weight decay (AdamW) or SGD weight decay'),
@@ -65,7 +65,8 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('alpha_end', 0.5, _num(0, 1), 'weight of the hard-label CE at the end'),
     ('progressive_epochs', 20, _num(1, integer=True), 'epochs over which alpha moves'),
     ('alpha_shape', 'step', _one_of('step', 'linear', 'cos'), 'shape of the alpha schedule'),
-    ('micro_batch_size', None, _num(2, integer=True, even=True, null=True), 'images per forward pass; gradients accumulate to `batch_size`'),
+    ('micro_batch_size', None, _num(2, integer=True, even=True, null=True), 'images per forward pass (over all processes); gradients accumulate to `batch_size`'),
+    ('sync_bn', True, _bool(), 'with several GPUs: BatchNorm statistics over the global batch (`SyncBatchNorm`); CPU processes keep their own'),
     ('data.root', 'data/FaceForensics++', _str(), 'SBI-preprocessed FF++, `kdnb_crop` or `kdnb_synth` output, relative to the working directory'),
     ('data.layout', 'sbi', _one_of('sbi', 'folder'), 'folder layout'),
     ('data.compression', 'c23', _one_of('c23', 'raw', 'c40'), 'FF++ compression level'),

@@ -264,6 +264,9 @@ class SBIDataLoader(FaiDataLoader):
     def create_batch(self, b):
         r, f, _ = zip(*b)
         return _to_tensor(r + f), torch.cat([torch.zeros(len(r)), torch.ones(len(f))]).long()
+    def item_rows(self, k, n):
+        "Rows of a batch of `k` pairs that hold its first `n` pairs (the reals, then the fakes)"
+        return [*range(n), *range(k, k + n)]
     def __iter__(self):
         try: yield from super().__iter__()
         except Exception as e:

@@ -14,6 +14,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.hook import hook_outputs
 from fastai.callback.schedule import SchedLin, SchedCos
 from .cli import atomic_write
+from .distributed import average_grads, from_main, is_main, rank, setup_distributed, unwrap, world
 from fastai.torch_core import set_seed
 
 # %% auto #0
@@ -151,7 +152,7 @@ class FeatureDistillationCallback(Callback):
 def setup(self:FeatureDistillationCallback, learn, resume=False):
     "Build the adapters for `learn`'s student and add them to its optimizer (and reload them when `resume`)."
     self.learn = learn
-    s_mods, t_mods = _feature_modules(learn.model), _feature_modules(self.teacher)
+    s_mods, t_mods = _feature_modules(unwrap(learn.model)), _feature_modules(self.teacher)
     for i, j in self.pairs:
         if not (0 <= i < len(s_mods) and 0 <= j < len(t_mods)): raise ValueError(f'feature pair {[i, j]}: indices must be < {len(s_mods)} (student) and < {len(t_mods)} (teacher)')
     if self.adapters is None: self.adapters = nn.ModuleList([nn.Conv2d(s_mods[i][2], t_mods[j][2], 1) for i, j in self.pairs])
@@ -185,8 +186,13 @@ def after_loss(self:FeatureDistillationCallback):
     if kd is not None: self.learn.sam_loss = lambda pred: kd(pred) + self.gamma*self._feat_loss()
 
 @patch
+def before_step(self:FeatureDistillationCallback):
+    "With several processes: average the adapters' gradients, which DDP (wrapping only the student) does not"
+    average_grads(self.adapters.parameters())
+
+@patch
 def after_epoch(self:FeatureDistillationCallback):
-    if self.fname is None: return
+    if self.fname is None or not is_main(): return
     with atomic_write(self.fname) as f: torch.save(dict(adapters=self.adapters.state_dict(), pairs=[list(p) for p in self.pairs]), f)
 
 @patch
@@ -257,22 +263,25 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
             out='output', # folder of all runs
             sets=None): # `KEY=VALUE` strings changing config keys (see `load_config`)
     "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
+    dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
     if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)   # validated like Stage 1
     if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'))
-    set_seed(cfg.seed)
+    set_seed(cfg.seed + rank())
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
-    dls = train_dls(cfg)
+    dls = train_dls(cfg, device=dev)
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
-    run = Path(resume) if resume else new_session(name, cfg, out)
-    with run_lock(run):
-        for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+    run = Path(resume) if resume else from_main(new_session, name, cfg, out)   # rank 0 makes the folder, all use it
+    with run_lock(run) if is_main() else contextlib.nullcontext():
+        if is_main():
+            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
         learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
         learn.stage = 'distill'
         if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
         start = load_resume(learn, run) if resume else 0
+        if start and world() > 1: set_seed(cfg.seed + rank() + 1000*start)   # resume.pth holds rank 0's random state
         interrupt_hint(f'continue with: kdnb_distill --resume {run}')
         print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
               f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')

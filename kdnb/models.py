@@ -174,7 +174,7 @@ def _read(fname:Path, map_location='cpu')->dict:
         if m := re.search(r'GLOBAL ([\w.]+)', str(e)):
             raise ValueError(f'{fname}: this file contains code objects and was not loaded (it refers to {m[1]})') from None
         raise ValueError(f'{fname} is not a checkpoint (not a file written by torch.save)') from None
-    except (KeyError, EOFError, UnicodeDecodeError):
+    except (KeyError, IndexError, EOFError, UnicodeDecodeError):   # what torch.load raises for text and other non-torch files
         raise ValueError(f'{fname} is not a checkpoint (not a file written by torch.save)') from None
     except Exception as e:
         raise ValueError(f'{fname} is not a checkpoint torch.load can read ({_first(str(e)) or type(e).__name__})') from None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_pretrain.ipynb #e4f9ab29
 from __future__ import annotations
-import json, random, re, sys
+import contextlib, json, random, re, sys
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -28,6 +28,7 @@ from .data import sbi_dls
 from .config import ConfigError, load_config, new_session, run_lock, _arch, _check_name, _read_config
 from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, _append, _kept, _skipped
 from .models import create_model, save_checkpoint, clean_stale_tmp, _read
+from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
 
 # %% auto #0
 __all__ = ['accumulation_cbs', 'lr_scheds', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls', 'pretrain',
@@ -40,6 +41,13 @@ def accumulation_cbs(bs:int, # effective batch size (images)
     if not micro_bs or micro_bs >= bs: return []
     if micro_bs < 2 or micro_bs % 2: raise ValueError(f'micro_batch_size {micro_bs}: must be even (real/fake pairs) and >= 2')
     return [GradientAccumulation(n_acc=bs)]
+
+def _per_process(cfg, src='config'):
+    "(batch, micro-batch) of one process: the config's are over all processes, split in equal real/fake halves"
+    n, bs, micro = world(), cfg.batch_size, cfg.micro_batch_size
+    for k, v in (('batch_size', bs), ('micro_batch_size', micro)):
+        if n > 1 and v and v % (2*n): raise ConfigError(f"{src}: key '{k}' = {v}: must be a multiple of {2*n} to give each of {n} processes whole real/fake pairs")
+    return bs//n, micro and micro//n
 
 # %% ../nbs/02_pretrain.ipynb #10358be2
 class _Combined:
@@ -55,12 +63,14 @@ def lr_scheds(cfg):
     return {'lr': _cos(0.25, cfg.lr/25, cfg.lr, cfg.lr/1e5), 'mom': _cos(0.25, 0.95, 0.85, 0.95)}
 
 # %% ../nbs/02_pretrain.ipynb #cd8c9eba
+def _own(dl): return getattr(dl, 'dl', dl)   # the loader inside a distributed shard
+
 def _rng_state(dls):
     "Every random state a run draws from: Python, NumPy, torch (CPU and CUDA) and each loader's own"
     st = np.random.get_state()
     return dict(python=list(random.getstate()[1]), numpy=torch.from_numpy(st[1].astype(np.int64)), numpy_pos=int(st[2]),
                 torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                loaders=[list(dl.rng.getstate()[1]) for dl in dls.loaders])
+                loaders=[list(_own(dl).rng.getstate()[1]) for dl in dls.loaders])
 
 def _set_rng_state(st, dls):
     "Restore what `_rng_state` saved"
@@ -68,15 +78,15 @@ def _set_rng_state(st, dls):
     np.random.set_state(('MT19937', st['numpy'].cpu().numpy().astype(np.uint32), st['numpy_pos'], 0, 0.))
     torch.set_rng_state(st['torch'].cpu())
     if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all([t.cpu() for t in st['cuda']])
-    for dl, s in zip(dls.loaders, st['loaders']): dl.rng.setstate((3, tuple(s), None))
+    for dl, s in zip(dls.loaders, st['loaders']): _own(dl).rng.setstate((3, tuple(s), None))
 
 class _ResumeCallback(Callback):
     "Write `resume.pth` (weights, optimizer state, stage, random states, NaN-guard state) at the end of every epoch"
     order = 80
     def after_epoch(self):
-        if _skipped(self): return
+        if _skipped(self) or not is_main(): return
         opt, guard = self.opt.state_dict(), getattr(self.learn, 'nan_guard', None)
-        save_checkpoint(self.path/'resume.pth', self.model, epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
+        save_checkpoint(self.path/'resume.pth', unwrap(self.model), epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
                         opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]), stage=_stage(self.learn),
                         lr_mult=getattr(guard, 'lr_mult', 1.), loss_bound=getattr(guard, 'loss_bound', None),
                         rng=_rng_state(self.dls), n_epoch=self.n_epoch)
@@ -97,10 +107,13 @@ def build_learner(cfg, # config from `load_config`
     sam = cfg.optimizer == 'sam'
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
     guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(cfg.batch_size, cfg.micro_batch_size), *L(cbs)]
+    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *L(cbs)]
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
+    if world() > 1:   # DDP through fastai's DistributedTrainer; only rank 0 shows progress
+        learn.add_cb(KdnbTrainer(sync_bn=bool(cfg.get('sync_bn')) and torch.cuda.is_available(), cpu=not torch.cuda.is_available()))
+        if not is_main(): learn.remove_cb(ProgressCallback); learn.logger = noop
     log = Path(run_dir)/'logs'/'losses.logs'
     if getattr(dls, 'bad_files', None) and not log.exists():   # a new run says what the pre-flight check left out
         _append(log, f'# skip_bad_frames: left out {len(dls.bad_files)} frame(s) with unreadable files, the first: {dls.bad_files[0][1]}\n')
@@ -143,13 +156,15 @@ def fit(learn, # from `build_learner`
     while True:
         try: return _fit(learn, cfg, start)
         except torch.cuda.OutOfMemoryError:
+            if world() > 1: raise RuntimeError(f'CUDA out of memory in process {rank()}: with several processes the micro-batch is not halved '
+                                               f'on the fly; start the run again with a smaller micro_batch_size (now {cfg.micro_batch_size})') from None
             micro = (micro or cfg.batch_size)//4*2
             if micro < 2: raise
             mp = getattr(learn, 'mixed_precision', None)   # the failed batch may not have left autocast
             if mp is not None and torch.is_autocast_enabled('cuda'): mp.autocast.__exit__(None, None, None)
             learn.opt.zero_grad(); torch.cuda.empty_cache()
             start, cfg = learn.epoch, AttrDict({**cfg, 'micro_batch_size': micro})
-            learn.dls = train_dls(cfg)
+            learn.dls = train_dls(cfg, device=learn.dls.device)
             if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
             msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
             print(msg); _append(learn.path/'logs'/'losses.logs', f'# {msg}\n')
@@ -218,7 +233,8 @@ def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `
     if not root.is_dir(): raise ConfigError(f"{src}: key 'data.root' = {json.dumps(cfg.data.root)}: folder not found "
                                             f"(relative to {Path.cwd()}; make one with kdnb_synth or point it at SBI-preprocessed FF++)")
     if cfg.data.layout != 'sbi': raise ConfigError(f"{src}: key 'data.layout' = {json.dumps(cfg.data.layout)}: training needs 'sbi'")
-    return sbi_dls(root, image_size or cfg.image_size, min(cfg.micro_batch_size or cfg.batch_size, cfg.batch_size), cfg.seed, cfg.data.frames, cfg.data.compression,
+    bs, micro = _per_process(cfg, src)
+    return sbi_dls(root, image_size or cfg.image_size, min(micro or bs, bs), cfg.seed, cfg.data.frames, cfg.data.compression,
                    cfg.num_workers, device or default_device(),
                    skip_bad_frames=bool(cfg.get('skip_bad_frames')))
 
@@ -248,18 +264,21 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
              out='output', # folder of all runs
              sets=None): # `key=value` config changes (`--set`)
     "Stage 1 (or teacher training) on SBI hard labels; returns the run folder"
+    dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
     if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)
     if resume: cfg = resume_run(resume, ('teacher',) if teacher else ('pretrain', 'teacher'), cfg)
     else: _check_name(name)
     arch, size = _run_model(cfg, arch, teacher, resume)
-    set_seed(cfg.seed)   # before the loaders: the same config gives the same run
-    dls = train_dls(cfg)
-    run = Path(resume) if resume else new_session(name, cfg, out)
-    with run_lock(run):
-        for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+    set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
+    dls = train_dls(cfg, device=dev)
+    run = Path(resume) if resume else from_main(new_session, name, cfg, out)   # rank 0 makes the folder, all use it
+    with run_lock(run) if is_main() else contextlib.nullcontext():
+        if is_main():
+            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
         learn = build_learner(cfg, _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained'), dls, run)
         learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
         start = load_resume(learn, run) if resume else 0
+        if start and world() > 1: set_seed(cfg.seed + rank() + 1000*start)   # resume.pth holds rank 0's random state
         interrupt_hint(f'continue with: kdnb_pretrain --resume {run}')
         print(f'training {arch} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
         fit(learn)

@@ -1,5 +1,5 @@
 "Bad input to every kdnb command, as a user gives it: exit status 2, one line naming the file, key or value, nothing written."
-import importlib, json, os, pickle, shutil, subprocess, sys
+import importlib, json, os, pickle, random, shutil, subprocess, sys
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, pytest, torch
@@ -142,7 +142,7 @@ CASES = [
     Case('distill-student-is-teacher-arch', 'kdnb_distill', lambda c: [config(c, pretrained_student_weights='teacher.pth')],
          "bad.json: key 'pretrained_student_weights' = \"teacher.pth\" resolves to teacher.pth, a test_efficientnet checkpoint",
          "student_arch is 'mobilevitv2_050'"),
-    Case('distill-student-random-bytes', 'kdnb_distill', lambda c: [config(c, pretrained_student_weights=write(c, 'rand.pth', os.urandom(512)))],
+    Case('distill-student-random-bytes', 'kdnb_distill', lambda c: [config(c, pretrained_student_weights=write(c, 'rand.pth', random.Random(0).randbytes(512)))],
          'rand.pth is not a checkpoint (not a file written by torch.save)'),
     Case('distill-teacher-with-code', 'kdnb_distill', lambda c: [config(c, pretrained_student_weights=None), '--cold-start', '--teacher-weights', write(c, 'evil.pth', _torch_bytes({'model': Marker()}))],
          'evil.pth: this file contains code objects and was not loaded'),
@@ -154,7 +154,7 @@ CASES = [
          "run name '../x': must be a plain name"),
     # kdnb_evaluate: checkpoints, split files, landmark/box/frame files, sources, benchmark lists, --out
     Case('evaluate-no-checkpoint', 'kdnb_evaluate', lambda c: ['--data', 'data/synthetic'], '--checkpoint is required'),
-    Case('evaluate-ckpt-random-bytes', 'kdnb_evaluate', lambda c: ['--checkpoint', write(c, 'rand.pth', os.urandom(512)), '--out', 'ev'],
+    Case('evaluate-ckpt-random-bytes', 'kdnb_evaluate', lambda c: ['--checkpoint', write(c, 'rand.pth', random.Random(0).randbytes(512)), '--out', 'ev'],
          'rand.pth is not a checkpoint (not a file written by torch.save)'),
     Case('evaluate-ckpt-empty-file', 'kdnb_evaluate', lambda c: ['--checkpoint', write(c, 'empty.pth', b''), '--out', 'ev'],
          'empty.pth is not a checkpoint (not a file written by torch.save)'),
@@ -237,6 +237,8 @@ CASES = [
          'split file nowhere/val.json not found'),
     Case('export-int8-torchscript', 'kdnb_export', lambda c: ['--checkpoint', 'teacher.pth', '--format', 'torchscript', '--quantize', 'int8', '--data', 'data/synthetic', '--out', 'x10'],
          'TorchScript has no int8 export here'),
+    Case('export-ckpt-text', 'kdnb_export', lambda c: ['--checkpoint', write(c, 't.pth', 'a\nb'), '--format', 'onnx', '--out', 'ex'],
+         't.pth is not a checkpoint (not a file written by torch.save)'),
     # kdnb_compare
     Case('compare-no-teacher', 'kdnb_compare', lambda c: ['--student', 'teacher.pth'], '--teacher is required'),
     Case('compare-unknown-format', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx,int4'],
