@@ -37,4 +37,6 @@ if __name__ == '__main__':
     args = sys.argv[1:]
     flags = args[args.index('--flags')+1].split(',') if '--flags' in args else []
     nbs = [a for a in args if a.endswith('.ipynb')]
-    for nb in nbs: run(nb, flags)
+    if len(nbs) == 1: run(nbs[0], flags)
+    else:   # each notebook in a fresh process, as in a clean kernel
+        for nb in nbs: subprocess.run([sys.executable, __file__, nb, *(['--flags', ','.join(flags)] if flags else [])], check=True)

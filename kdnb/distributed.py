@@ -106,7 +106,7 @@ def apply_(f, b):
 class KdnbTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` with `_DDL` shards, and the gradient all-reduce skipped on accumulation steps"
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else _DDL(dl, device=self.dls.device)
-    def before_backward(self):
+    def before_batch(self):   # DDP reads the flag in its forward pass, so it is set before it: `no_sync` until the batch that steps
         ga = getattr(self.learn, 'gradient_accumulation', None)
-        if ga is not None and isinstance(self.model, DistributedDataParallel):   # `no_sync` until the batch that steps
+        if self.training and ga is not None and isinstance(self.model, DistributedDataParallel):
             self.model.require_backward_grad_sync = ga.count + find_bs(self.learn.yb) >= ga.n_acc

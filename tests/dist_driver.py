@@ -18,7 +18,8 @@ kind, out, root = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 dev = setup_distributed() or torch.device('cpu')
 torch.use_deterministic_algorithms(True)
 cfg = load_config(image_size=64, student_image_size=64, batch_size=8, epoch=2, lr=1e-3, num_workers=0, top_k=1, mixed_precision=False,
-                  teacher_arch='test_efficientnet', student_arch='test_efficientnet_ln', data={'root': root, 'frames': 2})
+                  teacher_arch='test_efficientnet', student_arch='test_efficientnet_ln', data={'root': root, 'frames': 2},
+                  optimizer='sam' if kind == 'sam' else 'adamw', micro_batch_size=4 if kind == 'micro' else None)
 
 class _Interleaved(SBIDataLoader):
     "One process, the same pairs per step as N processes: fastai's `DistributedDL` gives rank r the r-th contiguous slice of an epoch"
@@ -30,7 +31,7 @@ def dls(ranks=2):
     "Fixed SBI pairs (validation-style fakes, seeded per index), in the order N processes see them"
     items = {s: sbi_items(root, s, n_frames=2) for s in ('train', 'val')}
     tr, va = (SBIDataset(items[s], 64, train=False, seed=0) for s in ('train', 'val'))
-    per = cfg.batch_size // 2 // world()
+    per = (cfg.micro_batch_size or cfg.batch_size) // 2 // world()
     tdl = _Interleaved(tr, bs=per, shuffle=False, drop_last=True) if world() == 1 else SBIDataLoader(tr, bs=per, shuffle=False, drop_last=True)
     tdl.ranks = ranks
     return DataLoaders(tdl, SBIDataLoader(va, bs=per, shuffle=False), device=dev)
@@ -38,7 +39,8 @@ def dls(ranks=2):
 class Record(Callback):
     "Per step: the loss over all processes; whether the model is DDP, and where the teacher is"
     order = 90
-    def before_fit(self): self.losses, self.seen = [], set()
+    def before_fit(self): self.losses, self.seen, self.sync = [], set(), []
+    def after_backward(self): self.sync.append(getattr(self.model, 'require_backward_grad_sync', None))
     def after_loss(self):
         if not self.training: return
         t = self.loss.detach().float().clone()
@@ -68,8 +70,8 @@ if world() > 1: dist.barrier()
 learn = build_learner(cfg, student, dls(), run, cbs=cbs, bars=False)
 fit(learn)
 rec, guard = learn.record, learn.nan_guard
-mine = dict(rank=rank(), digest=digest(learn.model), losses=rec.losses, n_bad=guard.n_bad, n_good=guard.n_good, seen=sorted(rec.seen),
-            model=type(learn.model).__name__, device=str(dev), opt_steps=int(max(s['step'] for s in learn.opt.state.values() if 'step' in s)))
+mine = dict(rank=rank(), digest=digest(learn.model), losses=rec.losses, sync=rec.sync, n_bad=guard.n_bad, n_good=guard.n_good, seen=sorted(rec.seen),
+            model=type(learn.model).__name__, device=str(dev), opt_steps=int(max([s['step'] for s in learn.opt.state.values() if 'step' in s] or [-1])))
 allr = [None]*world()
 if world() > 1: dist.all_gather_object(allr, mine)
 else: allr = [mine]

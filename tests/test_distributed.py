@@ -70,6 +70,13 @@ def test_two_processes_train_as_one(data):
     assert two[0]['model'] == 'KdnbModel' and len(one[0]['losses']) == len(two[0]['losses']) >= 4
     assert two[0]['losses'] == pytest.approx(one[0]['losses'], rel=1e-5)
 
+def test_sam_and_micro_batches(data):
+    "SAM's second pass under DDP follows one process too; with micro-batches the gradient all-reduce runs only on the step"
+    one, two = driver('sam', data, 1), driver('sam', data, 2)
+    assert two[0]['digest'] == two[1]['digest'] and two[0]['losses'] == pytest.approx(one[0]['losses'], rel=1e-5)
+    res = driver('micro', data, 2)
+    assert res[0]['digest'] == res[1]['digest'] and res[0]['sync'][:4] == [False, True, False, True], res[0]['sync']
+
 def test_nan_in_one_process_is_skipped_by_both(data):
     res = driver('nan', data, 2)
     assert [r['n_bad'] for r in res] == [1, 1] and res[0]['n_good'] == res[1]['n_good'] == len(res[0]['losses']) - 1
