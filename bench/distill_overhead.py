@@ -16,6 +16,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from kdnb.models import create_model
 from kdnb.distill import DistillationCallback, FeatureDistillationCallback, AlphaScheduleCallback
+from kdnb.pretrain import keep_freed_memory
 
 PHASES = ('teacher forward', 'student forward', 'loss', 'backward', 'optimizer step')
 
@@ -90,16 +91,19 @@ def main():
     p.add_argument('--teacher', default='tf_efficientnet_b4'); p.add_argument('--teacher-size', type=int, default=380)
     p.add_argument('--student', default='mobilevitv2_200'); p.add_argument('--student-size', type=int, default=256)
     p.add_argument('--bs', default='2,4,8', help='batch sizes, comma separated')
-    p.add_argument('--steps', type=int, default=3); p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--rounds', type=int, default=3); p.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch default)')
+    p.add_argument('--steps', type=int, default=2); p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--rounds', type=int, default=12); p.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch default)')
     p.add_argument('--feature', action='store_true', help='also time feature distillation')
+    p.add_argument('--glibc-default', action='store_true', help="on a CPU, leave glibc's allocator as it is (training calls keep_freed_memory)")
     p.add_argument('--pairs', default='2,2;3,3', help='feature pairs "s,t;s,t" (indices into feature_info)')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     amp = device.type == 'cuda'
+    kept = device.type == 'cpu' and not a.glibc_default and keep_freed_memory()   # as build_learner does for a CPU run
     hw = torch.cuda.get_device_name() if amp else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads'
-    print(f'hardware: {hw}; torch {torch.__version__}; bf16 autocast: {amp}; load average at start: {os.getloadavg()[0]:.1f}')
+    print(f'hardware: {hw}; torch {torch.__version__}; bf16 autocast: {amp}; freed memory kept (keep_freed_memory): {kept}; '
+          f'load average at start: {os.getloadavg()[0]:.1f}')
     print(f'teacher {a.teacher}@{a.teacher_size}, student {a.student}@{a.student_size}; median of {a.steps} steps after {a.warmup} warm-up, '
           f'{a.rounds} interleaved rounds (ratios: median of the per-round ratios)')
     torch.manual_seed(0)

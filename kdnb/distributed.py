@@ -36,7 +36,7 @@ def setup_distributed():
     state = PartialState(cpu=not torch.cuda.is_available())
     warnings.filterwarnings('ignore', message='Grad strides do not match bucket view strides')   # DDP on depthwise convolutions: harmless
     if not is_main(): sys.stdout = open(os.devnull, 'w')   # the other ranks print nothing but errors
-    return state.device
+    return torch.device('cpu') if state.device.type == 'cpu' else state.device   # 'cpu', not accelerate's 'cpu:0': files saved from it load anywhere
 
 # %% ../nbs/01b_distributed.ipynb #7149bfa1
 def _coll_device():

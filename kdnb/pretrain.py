@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_pretrain.ipynb #e4f9ab29
 from __future__ import annotations
-import contextlib, json, random, re, sys
+import contextlib, ctypes, json, os, random, re, sys
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -31,8 +31,8 @@ from .models import create_model, save_checkpoint, clean_stale_tmp, _read
 from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
 
 # %% auto #0
-__all__ = ['accumulation_cbs', 'lr_scheds', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls', 'pretrain',
-           'kdnb_pretrain']
+__all__ = ['accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls',
+           'pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #127ac689
 def accumulation_cbs(bs:int, # effective batch size (images)
@@ -95,6 +95,14 @@ def _stage(learn): return getattr(learn, 'stage', None) or ('distill' if hasattr
 def _on_cuda(dls): return torch.device(getattr(dls, 'device', None) or default_device()).type == 'cuda'
 def _quiet(log): "fastai's logger when the loss log prints the epoch lines"
 
+# %% ../nbs/02_pretrain.ipynb #61c503f2
+def keep_freed_memory(limit:int=1<<30) -> bool: # bytes: blocks up to this size come from (and go back to) the reused heap
+    "Make glibc keep freed memory for the next training step instead of returning it to the OS; False where there is no glibc"
+    if os.environ.get('MALLOC_MMAP_THRESHOLD_') or os.environ.get('MALLOC_TRIM_THRESHOLD_'): return False   # the user's own settings win
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False
+    return libc.mallopt(-3, limit) == 1 and libc.mallopt(-1, limit) == 1   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
 # %% ../nbs/02_pretrain.ipynb #88d165d6
 def build_learner(cfg, # config from `load_config`
                   model, # a `KdnbModel`
@@ -105,6 +113,7 @@ def build_learner(cfg, # config from `load_config`
                   bars=None): # progress bars; None: on a terminal or in a notebook, else one printed line per epoch
     "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, bf16 on CUDA"
     sam = cfg.optimizer == 'sam'
+    if not _on_cuda(dls): keep_freed_memory()
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
     guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
     cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *L(cbs)]

@@ -70,7 +70,7 @@ if world() > 1: dist.barrier()
 learn = build_learner(cfg, student, dls(), run, cbs=cbs, bars=False)
 fit(learn)
 rec, guard = learn.record, learn.nan_guard
-mine = dict(rank=rank(), digest=digest(learn.model), losses=rec.losses, sync=rec.sync, n_bad=guard.n_bad, n_good=guard.n_good, seen=sorted(rec.seen),
+mine = dict(rank=rank(), digest=digest(learn.model), losses=rec.losses, sync=rec.sync, values=[list(map(float, v)) for v in learn.recorder.values], n_bad=guard.n_bad, n_good=guard.n_good, seen=sorted(rec.seen),
             model=type(learn.model).__name__, device=str(dev), opt_steps=int(max([s['step'] for s in learn.opt.state.values() if 'step' in s] or [-1])))
 allr = [None]*world()
 if world() > 1: dist.all_gather_object(allr, mine)

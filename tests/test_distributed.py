@@ -1,8 +1,8 @@
 """Several processes, proven on CPU: `torchrun --nproc_per_node 2` with the gloo backend runs Stage 1 and Stage 2 as on
 several GPUs (set KDNB_DIST_DEVICE=cuda on a machine with two or more GPUs to run the same checks with NCCL)."""
-import json, os, shutil, subprocess, sys
+import json, os, shutil, subprocess, sys, time
 from pathlib import Path
-import pytest, torch
+import psutil, pytest, torch
 from conftest import BIN, ROOT
 
 gloo = torch.distributed.is_available() and torch.distributed.is_gloo_available()
@@ -61,12 +61,32 @@ def test_cli_one_run_written_once(data):
     assert r.returncode == 0 and 'epochs 3-2' in r.stdout, r.stderr[-2000:]
     assert (run/'logs/losses.logs').read_text() == log
 
+def test_resume_under_torchrun(data):
+    "A 2-process run killed after its first epoch continues under torchrun where it stopped: each epoch once in the logs"
+    cfg = {**json.loads((data/'tiny.json').read_text()), 'epoch': 20}
+    (data/'three.json').write_text(json.dumps(cfg))
+    p = subprocess.Popen([str(BIN/'torchrun'), '--standalone', '--nproc_per_node', '2', str(BIN/'kdnb_pretrain'), 'three.json', '-n', 'killed', '--out', 'rs'],
+                         cwd=data, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((data/'rs').glob('killed_*/resume.pth')): time.sleep(0.2)
+    for q in [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]: q.kill()   # kill -9, launcher and workers
+    p.wait(); psutil.wait_procs(psutil.Process().children(recursive=True), timeout=10)
+    run = next((data/'rs').glob('killed_*'))
+    done = torch.load(run/'resume.pth', weights_only=True)['epoch']
+    assert done < 20, 'the run ended before it could be killed'
+    (run/'.lock').write_text('999999')   # what kill -9 leaves: a lock of a process that is gone
+    r = torchrun(BIN/'kdnb_pretrain', '--resume', run, cwd=data)
+    assert f'epochs {done+1}-20' in r.stdout, r.stdout
+    assert [l.split(' | ')[0] for l in (run/'logs/losses.logs').read_text().splitlines()] == [f'epoch {i}' for i in range(1, 21)]
+    assert len((run/'logs/history.csv').read_text().splitlines()) == 21 and not (run/'.lock').exists()
+
 def test_two_processes_train_as_one(data):
     """Same global batch, seed and pairs: the loss over both processes follows the 1-process curve, and both copies of the
     weights are identical. The tolerance (1e-5 relative on the loss) covers only float32 summation order: the gradient
     all-reduce adds the two halves of the batch in another order than one process does."""
     one, two = driver('pretrain', data, 1), driver('pretrain', data, 2)
     assert len(two) == 2 and two[0]['digest'] == two[1]['digest']
+    assert two[0]['values'] == two[1]['values']   # validation loss and AUC: gathered, the same in every process
     assert two[0]['model'] == 'KdnbModel' and len(one[0]['losses']) == len(two[0]['losses']) >= 4
     assert two[0]['losses'] == pytest.approx(one[0]['losses'], rel=1e-5)
 
