@@ -25,6 +25,15 @@ def run(cmd, *args, cwd=None, ok=True, timeout=300):
     if ok: assert r.returncode == 0, f'{cmd} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}'
     return r
 
+def tiny_set(d, arch='test_efficientnet', data='data'):
+    "A tiny synthetic set (6 videos, 2 frames, 64 px) in `d/data` and an untrained `arch` checkpoint `d/teacher.pth`, at 64 px"
+    from kdnb.synthetic import make_synthetic_dataset
+    from kdnb.models import create_model, save_checkpoint
+    make_synthetic_dataset(d/data, n_videos=6, n_frames=2, size=64)
+    torch.manual_seed(0)
+    save_checkpoint(d/'teacher.pth', create_model(arch, image_size=64))
+    return d
+
 @pytest.fixture(scope='module')
 def work(tmp_path_factory):
     "A tiny synthetic set and two untrained checkpoints (a test_efficientnet teacher and a mobilevitv2_050 student) at 64 px."

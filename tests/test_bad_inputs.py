@@ -3,7 +3,7 @@ import importlib, json, os, pickle, random, shutil, subprocess, sys
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, pytest, torch
-from conftest import ROOT, settings
+from conftest import ROOT, settings, tiny_set
 
 def console_scripts()->dict:
     "{command: 'module:function'} from settings.ini, so a command keeps working when its code moves to another module"
@@ -20,13 +20,7 @@ def entry_point(cmd):
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
     "A tiny synthetic set (6 videos, 2 frames, 64 px) and an untrained test_efficientnet checkpoint"
-    from kdnb.synthetic import make_synthetic_dataset
-    from kdnb.models import create_model, save_checkpoint
-    d = tmp_path_factory.mktemp('base')
-    make_synthetic_dataset(d/'data/synthetic', n_videos=6, n_frames=2, size=64)
-    torch.manual_seed(0)
-    save_checkpoint(d/'teacher.pth', create_model('test_efficientnet', image_size=64))
-    return d
+    return tiny_set(tmp_path_factory.mktemp('base'), data='data/synthetic')
 
 SYN = json.loads((ROOT/'configs/synthetic.json').read_text())   # data.root is data/synthetic, as in the case folders
 VID, REAL = '004', 'original_sequences/youtube/c23'              # a test-split video of the synthetic set

@@ -1,17 +1,12 @@
 "kdnb_sweep runs as a user runs it: two tiny students on a tiny synthetic set, again with --resume, and a bad student name."
 import json
-import numpy as np, pandas as pd, pytest, torch
-from conftest import run
+import numpy as np, pandas as pd, pytest
+from conftest import run, tiny_set
 
 @pytest.fixture(scope='module')
 def sweep_dir(tmp_path_factory):
     "A tiny synthetic set, an untrained test_resnet teacher and a one-epoch config, all at 64 px"
-    from kdnb.synthetic import make_synthetic_dataset
-    from kdnb.models import create_model, save_checkpoint
-    d = tmp_path_factory.mktemp('sweep')
-    make_synthetic_dataset(d/'data', n_videos=6, n_frames=2, size=64)
-    torch.manual_seed(0)
-    save_checkpoint(d/'teacher.pth', create_model('test_resnet', image_size=64))
+    d = tiny_set(tmp_path_factory.mktemp('sweep'), 'test_resnet')
     cfg = dict(image_size=64, batch_size=8, epoch=1, progressive_epochs=1, lr=5e-3, schedule='one_cycle', top_k=1, num_workers=0,
                data={'root': 'data'}, teacher_arch='test_resnet', teacher_weights='teacher.pth', student_image_size=64)
     (d/'tiny.json').write_text(json.dumps(cfg))
