@@ -188,7 +188,7 @@ class NaNGuardCallback(Callback):
         self.loss_sum += loss; self.loss_n += 1
     def before_step(self): self.check_grads()
     def after_step(self):
-        if agree(self.weight_factor and not (w := self._wnorm()) <= self.weight_factor*self.w0):
+        if self.weight_factor and not (w := self._wnorm()) <= self.weight_factor*self.w0:   # DDP keeps the weights equal: every process decides alike
             self._skip(f'weight norm {w:.3g} above {self.weight_factor:g} x the starting {self.w0:.3g}', rollback=True)
         self.n_row, self.good_loss, self.n_good = 0, self.learn.loss.detach(), self.n_good + 1
         if self.every and self.train_iter % self.every == 0: self._snapshot()
@@ -207,7 +207,7 @@ def check_grads(self:NaNGuardCallback, what='gradient'):
     if gs and not torch.isfinite(torch.stack(torch._foreach_norm(gs))).all():
         names = {id(p): n.removeprefix('module.') for n, p in self.model.named_parameters()}
         bad = [names.get(id(p), 'extra parameter') for p in ps if p.grad is not None and not torch.isfinite(p.grad).all()]   # [] when only the norm overflowed
-    if agree(bad): self._skip(f'non-finite {what} of {len(bad)} tensor(s), first {bad[0]}' if bad else f'non-finite {what} in another process')
+    if bad: self._skip(f'non-finite {what} of {len(bad)} tensor(s), first {bad[0]}')   # gradients are all-reduced: every process decides alike
 
 @patch
 def _skip(self:NaNGuardCallback, what, rollback=False):

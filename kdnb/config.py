@@ -19,7 +19,6 @@ __all__ = ['CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', '
 class ConfigError(ValueError):
     "A config file or value that kdnb cannot use"
 
-#|exporti
 def _num(lo=None, hi=None, lo_open=False, null=False, integer=False, even=False):
     "A check for a number in a range (bool is not a number here)"
     kinds = (int,) if integer else (int, float)

@@ -43,9 +43,7 @@ def demo_config(data_root, # synthetic data root
     if fname is None: raise FileNotFoundError(f'{cands[0]}: demo config not found (pass --config)')
     _check_flags(overrides)
     if fast: overrides = dict(epoch=1, progressive_epochs=1) | overrides
-    cfg = load_config(fname, data=dict(root=str(data_root)), **overrides)
-    for k in ('teacher_arch', 'student_arch'): _timm_arch(cfg[k], f"{fname}: key '{k}'")   # before any data is made
-    return cfg
+    return load_config(fname, data=dict(root=str(data_root)), **overrides)   # checks the archs too: before any data is made
 
 # %% ../nbs/05_demo.ipynb #b8403954
 def plot_alpha(cfg, run=None, fname=None):

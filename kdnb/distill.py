@@ -14,7 +14,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.hook import hook_outputs
 from fastai.callback.schedule import SchedLin, SchedCos
 from .cli import atomic_write
-from .distributed import average_grads, from_main, is_main, rank, setup_distributed, unwrap, world
+from .distributed import average_grads, is_main, rank, setup_distributed, unwrap
 from fastai.torch_core import set_seed
 
 # %% auto #0
@@ -202,10 +202,10 @@ def after_fit(self:FeatureDistillationCallback):
 
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
-from .models import create_model, load_checkpoint, resolve_checkpoint, clean_stale_tmp
+from .models import create_model, load_checkpoint, resolve_checkpoint
 from .cli import interrupt_hint, run_cli
-from .config import ConfigError, load_config, new_session, run_lock
-from .pretrain import train_dls, build_learner, fit, load_resume, resume_run
+from .config import ConfigError, load_config
+from .pretrain import train_dls, build_learner, fit, load_resume, resume_run, _open_run
 
 _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts from a Stage 1 student: run "
            "`kdnb_pretrain {cfg} -n pretrain_<name>` first (it trains the student on SBI hard labels, which keeps the "
@@ -273,15 +273,11 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     dls = train_dls(cfg, device=dev)
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
-    run = Path(resume) if resume else from_main(new_session, name, cfg, out)   # rank 0 makes the folder, all use it
-    with run_lock(run) if is_main() else contextlib.nullcontext():
-        if is_main():
-            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+    with _open_run(resume, name, cfg, out) as run:
         learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
         learn.stage = 'distill'
         if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
         start = load_resume(learn, run) if resume else 0
-        if start and world() > 1: set_seed(cfg.seed + rank() + 1000*start)   # resume.pth holds rank 0's random state
         interrupt_hint(f'continue with: kdnb_distill --resume {run}')
         print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
               f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')

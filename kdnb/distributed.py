@@ -7,12 +7,11 @@ from __future__ import annotations
 import os, sys, warnings
 import torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from fastai.torch_core import find_bs
+from fastai.torch_core import apply, find_bs
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 # %% auto #0
-__all__ = ['world', 'rank', 'is_main', 'setup_distributed', 'agree', 'from_main', 'average_grads', 'unwrap', 'apply_',
-           'KdnbTrainer']
+__all__ = ['world', 'rank', 'is_main', 'setup_distributed', 'agree', 'from_main', 'average_grads', 'unwrap', 'KdnbTrainer']
 
 # %% ../nbs/01b_distributed.ipynb #d8ab5334
 def world() -> int:
@@ -96,13 +95,9 @@ class _DDL(DistributedDL):
                 n = max(0, min(k, self.n - (r*self.n_padded//self.world_size + self.i - k)))   # real items of rank r in this batch
                 keep += [r*per + j for j in _rows(self.dl, k, n)]
             return x[keep] if len(keep) < len(x) else x
-        return apply_(_inner, b)
+        return apply(_inner, b)
 
 # %% ../nbs/01b_distributed.ipynb #c36d7301
-def apply_(f, b):
-    "`f` applied to every tensor in `b` (tuples and lists kept)"
-    return type(b)(apply_(f, o) for o in b) if isinstance(b, (tuple, list)) else f(b) if isinstance(b, torch.Tensor) else b
-
 class KdnbTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` with `_DDL` shards, and the gradient all-reduce skipped on accumulation steps"
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else _DDL(dl, device=self.dls.device)

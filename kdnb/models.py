@@ -169,7 +169,6 @@ def _read(fname:Path, map_location='cpu')->dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # pickle-protocol notices
-            if torch.device(map_location).type == 'cpu': map_location = 'cpu'   # also tensors saved on 'cpu:0' (several CPU processes)
             ckpt = torch.load(fname, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if m := re.search(r'GLOBAL ([\w.]+)', str(e)):

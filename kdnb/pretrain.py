@@ -205,6 +205,7 @@ def load_resume(learn, # a learner built like the interrupted one
     if hasattr(learn, 'nan_guard'): learn.nan_guard.lr_mult, learn.nan_guard.loss_bound = ck.get('lr_mult', 1.), ck.get('loss_bound')
     _trim_logs(Path(run_dir), ck['epoch'])
     if ck.get('rng') is not None: _set_rng_state(ck['rng'], learn.dls)
+    if world() > 1: set_seed(getattr(learn, 'cfg', {}).get('seed', 0) + rank() + 1000*ck['epoch'])   # the file holds rank 0's random state
     learn.resume_epoch = ck['epoch']
     return ck['epoch']
 
@@ -256,6 +257,15 @@ def _run_model(cfg, arch, teacher, resume):
     if arch is not None and not _arch()[0](arch): raise ConfigError(f"--arch {arch!r}: not a timm model (see timm.list_models())")
     return arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size
 
+@contextlib.contextmanager
+def _open_run(resume, name, cfg, out):
+    "The run folder of either stage: rank 0 makes a new one and gives it to all, holds its lock and clears stale temporary files"
+    run = Path(resume) if resume else from_main(new_session, name, cfg, out)
+    with run_lock(run) if is_main() else contextlib.nullcontext():
+        if is_main():
+            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+        yield run
+
 def _new_model(cfg, arch, size, key):
     "A fresh `arch` model, from the ImageNet weights config key `key` asks for"
     p = cfg[key]
@@ -280,14 +290,10 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
     arch, size = _run_model(cfg, arch, teacher, resume)
     set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
     dls = train_dls(cfg, device=dev)
-    run = Path(resume) if resume else from_main(new_session, name, cfg, out)   # rank 0 makes the folder, all use it
-    with run_lock(run) if is_main() else contextlib.nullcontext():
-        if is_main():
-            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
+    with _open_run(resume, name, cfg, out) as run:
         learn = build_learner(cfg, _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained'), dls, run)
         learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
         start = load_resume(learn, run) if resume else 0
-        if start and world() > 1: set_seed(cfg.seed + rank() + 1000*start)   # resume.pth holds rank 0's random state
         interrupt_hint(f'continue with: kdnb_pretrain --resume {run}')
         print(f'training {arch} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
         fit(learn)
