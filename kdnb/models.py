@@ -4,7 +4,8 @@
 
 # %% ../nbs/01_models.ipynb #288060a6
 from __future__ import annotations
-import os, re, glob, math, pickle, warnings
+import os, re, glob, math, pickle, socket, urllib.parse, warnings
+from contextlib import contextmanager
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np, torch, timm
@@ -17,8 +18,8 @@ from .cli import atomic_write, stale_tmp
 
 # %% auto #0
 __all__ = ['default_size', 'timm_input', 'KdnbModel', 'create_model', 'feature_info', 'save_checkpoint', 'clean_stale_tmp',
-           'resolve_checkpoint', 'load_checkpoint', 'effnet_to_timm', 'load_sbi_teacher', 'load_pretrained',
-           'model_info']
+           'resolve_checkpoint', 'load_checkpoint', 'effnet_to_timm', 'load_sbi_teacher', 'reset_head',
+           'load_pretrained', 'model_info']
 
 # %% ../nbs/01_models.ipynb #b3f97712
 _SIZES = {'tf_efficientnet_b4': 380}  # SBI's teacher is trained at 380 px
@@ -138,7 +139,13 @@ def _best(fnames)->Path:
     return max(fnames, key=lambda f: (_val_auc(f), f.stat().st_mtime))
 
 # %% ../nbs/01_models.ipynb #f6e70329
-def resolve_checkpoint(spec, # a file, a glob, a run directory, optionally followed by ' best'
+def _run_ckpts(p:Path)->list[Path]:
+    "The checkpoints of folder `p`: a run folder's `weights/*.pth`, else its own `*.pth` (never `resume.pth` or a temporary file)."
+    w = p/'weights'   # resume.pth beside weights/ holds no val_auc
+    found = w.glob('*.pth') if w.is_dir() else (o for o in p.glob('*.pth') if o.name != 'resume.pth')
+    return sorted(o for o in found if not o.name.startswith('.'))   # `.name.<random>.tmp.pth`: an interrupted write
+
+def resolve_checkpoint(spec, # a file, a glob (of files and/or run folders), a run folder, optionally followed by ' best'
                        verbose:bool=True)->Path:
     "The checkpoint file `spec` names (the highest `val_auc` when several match); prints the choice."
     s = str(spec).strip()
@@ -147,13 +154,13 @@ def resolve_checkpoint(spec, # a file, a glob, a run directory, optionally follo
     if not p.exists() and p.name == 'best' and p.parent.is_dir(): p = p.parent
     if p.is_file(): fname = p
     elif p.is_dir():
-        w = p/'weights'   # a run folder: only its weights/ count (resume.pth beside them holds no val_auc)
-        found = sorted(w.glob('*.pth')) if w.is_dir() else sorted(o for o in p.glob('*.pth') if o.name != 'resume.pth')
-        if not found: raise FileNotFoundError(f'no checkpoint (*.pth) in {w if w.is_dir() else p}')
+        if not (found := _run_ckpts(p)): raise FileNotFoundError(f"no checkpoint (*.pth) in {p/'weights' if (p/'weights').is_dir() else p}")
         fname = _best(found)
     elif glob.has_magic(s):
-        found = [Path(o) for o in sorted(glob.glob(os.path.expanduser(s), recursive=True)) if Path(o).is_file()]
-        if not found: raise FileNotFoundError(f'no checkpoint matches the pattern {s!r}')
+        hits = [Path(o) for o in sorted(glob.glob(os.path.expanduser(s), recursive=True))]
+        found = [o for h in hits for o in ([h] if h.is_file() else _run_ckpts(h) if h.is_dir() else [])]
+        if not found:
+            raise FileNotFoundError(f'no checkpoint matches the pattern {s!r}' + (f' ({len(hits)} folder(s) match, none holds a *.pth)' if hits else ''))
         fname = _best(found)
     else: raise FileNotFoundError(f'checkpoint not found: {p}')
     if verbose: print(f'checkpoint: {fname}')
@@ -259,7 +266,9 @@ def load_checkpoint(spec, # a checkpoint file, glob or run directory (see `resol
     if kind != 'sbi': net = timm.create_model(ckpt['arch'], pretrained=False, num_classes=num_classes)
     _load_state(net, state, fname, ckpt['arch'])
     if ckpt['input'] == 'timm': ckpt['input'] = timm_input(net)
-    ckpt['image_size'] = ckpt['image_size'] or default_size(ckpt['arch'], net)
+    if (size := ckpt['image_size']) is not None and (type(size) is not int or not 8 <= size <= 4096):
+        raise ValueError(f'{fname}: image_size {size!r} is not a crop size (an integer from 8 to 4096)')
+    ckpt['image_size'] = size or default_size(ckpt['arch'], net)
     device = map_location if isinstance(map_location, (str, torch.device)) else 'cpu'
     return KdnbModel(net, ckpt['arch'], ckpt['image_size'], ckpt['input']).to(device), ckpt
 
@@ -304,6 +313,12 @@ def load_sbi_teacher(path, # an SBI checkpoint: {"model": {"net._conv_stem.weigh
     return model
 
 # %% ../nbs/01_models.ipynb #0e3d5e12
+def reset_head(net:nn.Module)->nn.Module:
+    "Give `net`'s classifier PyTorch's `nn.Linear` initialisation (std ~ 1/sqrt(3*fan_in)), whatever the architecture."
+    for m in net.get_classifier().modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)): m.reset_parameters()
+    return net
+
 def _read_weights(fname:Path)->dict:
     "The tensors of a `.safetensors` file or of anything `torch.save` wrote (`.pth`, `.bin`, `.pt`)."
     if fname.suffix != '.safetensors': return _tensors(_read(fname), fname)
@@ -312,9 +327,30 @@ def _read_weights(fname:Path)->dict:
     except ValueError: raise
     except Exception as e: raise ValueError(f'{fname} is not a safetensors file ({_first(str(e)) or type(e).__name__})') from None
 
+def _reachable(url:str, timeout:float=3.)->bool:
+    "Whether `url`'s host takes a connection within `timeout` seconds: one attempt, no retries."
+    u = urllib.parse.urlsplit(url)
+    try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == 'https' else 80)), timeout=timeout).close()
+    except OSError: return False
+    return True
+
+@contextmanager
+def _hub_offline():
+    "The Hugging Face hub in offline mode (as `HF_HUB_OFFLINE=1`): files come from the cache or not at all."
+    import huggingface_hub.constants as hf
+    was, hf.HF_HUB_OFFLINE = hf.HF_HUB_OFFLINE, True
+    try: yield
+    finally: hf.HF_HUB_OFFLINE = was
+
 def _timm_pretrained(arch:str, num_classes:int)->nn.Module:
-    "timm's `arch` with timm's own pretrained weights (downloaded once, then cached), or a one-line RuntimeError."
-    try: net = timm.create_model(arch, pretrained=True, num_classes=num_classes)
+    "timm's `arch` with timm's own pretrained weights (from the cache, else downloaded), or a one-line RuntimeError at once."
+    import huggingface_hub.constants as hf
+    try:
+        try:
+            with _hub_offline(): net = timm.create_model(arch, pretrained=True, num_classes=num_classes)   # the cache first
+        except OSError:
+            if not _reachable(hf.ENDPOINT): raise   # offline: fail now rather than after the hub's five retries
+            net = timm.create_model(arch, pretrained=True, num_classes=num_classes)
     except OSError:   # huggingface_hub's and urllib's network errors are all OSErrors
         raise RuntimeError(f"timm's pretrained weights for {arch!r} could not be downloaded (offline?) and are not in "
                            "the cache: give a local weights file (.pth, .bin or .safetensors) instead") from None
@@ -322,6 +358,7 @@ def _timm_pretrained(arch:str, num_classes:int)->nn.Module:
         if 'No pretrained weights' not in str(e): raise
         raise RuntimeError(f'timm has no pretrained weights for {arch!r}: give a local weights file instead') from None
     if (n := net.pretrained_cfg.get('num_classes')) and n != num_classes:
+        reset_head(net)
         print(f"timm's {arch} weights: classifier re-initialised for {num_classes} classes (they have {n})")
     return net
 
@@ -335,6 +372,7 @@ def load_pretrained(net:nn.Module, # a timm model
     state = _read_weights(fname)
     if any(k.startswith(('_conv_stem.', '_blocks.')) for k in state): state = effnet_to_timm(state, net, fname)
     if fresh := _load_state(net, state, fname, net.pretrained_cfg.get('architecture', type(net).__name__), new_head=True):
+        reset_head(net)
         print(f'{fname.name}: classifier re-initialised for {net.num_classes} classes ({", ".join(fresh)} did not fit)')
     return net
 
