@@ -4,6 +4,33 @@ from pathlib import Path
 import cv2, numpy as np, pytest
 
 skimage = pytest.importorskip('skimage.data')
+IMG, SIZE = skimage.astronaut(), 160
+
+# Tiny videos of the astronaut photo, shared with test_real_path and test_interrupts_crop
+def _pose(video, i):
+    "Per video: scale, shift and colour gain of the photo; per frame: a slow pan."
+    rng = np.random.default_rng(video)
+    s, (dx, dy) = rng.uniform(.5, .65), rng.uniform(-15, 15, 2)
+    return np.float32([[s, 0, dx + 3*i - 40], [0, s, dy - 15]]), rng.uniform(.8, 1.2, 3)
+
+def frame(video, i, size=SIZE):
+    "Frame `i` of video number `video`: the astronaut's face, placed and tinted per video, panning per frame"
+    M, gain = _pose(video, i)
+    M = M*size/SIZE
+    return np.clip(cv2.warpAffine(IMG, M, (size, size), borderMode=cv2.BORDER_REFLECT)*gain, 0, 255).astype(np.uint8)
+
+def landmarks(video, i, lms0):
+    "The photo's landmarks `lms0` where `frame(video, i)` shows them"
+    M, _ = _pose(video, i)
+    return lms0 @ M[:, :2].T + M[:, 2]
+
+def write_video(fn, frames, fps=5):
+    "Write RGB `frames` to the mp4 file `fn` (folders made)"
+    fn.parent.mkdir(parents=True, exist_ok=True)
+    vw = cv2.VideoWriter(str(fn), cv2.VideoWriter_fourcc(*'mp4v'), fps, frames[0].shape[1::-1])
+    for f in frames: vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    vw.release()
+    return fn
 
 @pytest.fixture(scope='module')
 def videos(tmp_path_factory):
