@@ -42,7 +42,9 @@ def test_crop_writes_a_training_set(cropped):
     assert 'videos 12, real 6, fake 6, no_face_videos 0' in r.stdout, r.stdout
     assert 'split files: a split by video, seed 0, 80/10/10: train 2, val 2, test 2 real videos (each fake with its target)' in r.stdout
     split = {k: json.loads((d/'crops'/f'{k}.json').read_text()) for k in ('train', 'val', 'test')}
-    assert sorted(p for v in split.values() for p in v) == [['000', '001'], ['002', '003'], ['004', '005']]
+    assert sorted(p for v in split.values() for p in v) == [['000', '001'], ['002', '003'], ['004', '005']]   # [target, source], once per two videos
+    summary = json.loads((d/'crops'/'kdnb_crop.json').read_text())
+    assert (summary['videos'], summary['fakes_without_target'], summary['sources_not_cropped']) == (12, [], [])
     for vid in ('000', '000_001'):
         kind = 'original_sequences/youtube' if vid == '000' else 'manipulated_sequences/Deepfakes'
         base = d/'crops'/kind/'c23'
