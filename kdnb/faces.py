@@ -8,11 +8,12 @@ __all__ = ['INSTALL_HINT', 'VIDEO_EXTS', 'LAYOUTS', 'predictor_path', 'DlibDetec
            'official_split', 'write_splits', 'crop', 'kdnb_crop', 'dataset_videos']
 
 # %% ../nbs/00a_faces.ipynb #9f5712c1
-import hashlib, importlib.util, json, os, re
-from concurrent.futures import ProcessPoolExecutor
+import hashlib, importlib.util, json, os, re, shutil, signal, sys, threading
+from contextlib import contextmanager
+from multiprocessing import Pool
 from pathlib import Path
 import cv2, numpy as np
-from .cli import run_cli, atomic_write, write_text, progress
+from .cli import run_cli, atomic_write, write_text, progress, stale_tmp, interrupt_hint
 
 # %% ../nbs/00a_faces.ipynb #13181d19
 INSTALL_HINT = "install the face extra: pip install 'kdnb[faces]'  (dlib-bin + face-recognition-models)"
@@ -130,10 +131,12 @@ def crop_video(src, # the video file
                vid=None, # video id (defaults to the file stem)
                n_frames=32, # frames sampled evenly over the video
                detector=None): # a detector from `load_detector` (default: 'auto')
-    "Sample, detect and save one video; returns a summary dict (or the saved one when already done)"
-    vid, layout = vid or Path(src).stem, Path(layout)
-    if (done := _done_file(layout, vid)).exists(): return {**json.loads(done.read_text()), 'skipped': True}
-    det = detector or load_detector()
+    "Sample, detect and save one video; returns a summary dict (the saved one when it was already cropped as asked)"
+    vid, layout, det = vid or Path(src).stem, Path(layout), detector or load_detector()
+    asked, done = _asked(src, n_frames, det), _done_file(layout, vid)
+    was = json.loads(done.read_text()) if done.exists() else None
+    if was and not (why := _changes(was.get('asked'), asked)): return {**was, 'skipped': True}
+    done.unlink(missing_ok=True); _clear(layout, vid)      # no earlier crop of this video stays to mix with this one
     stats, rescued = dict(video=str(src), frames=0, faces=0, no_face=0), getattr(det, 'rescued', 0)
     flat = layout.name in ('real', 'fake')    # evaluation folder layout: landmarks beside the frame, no boxes
     for idx, frame in sample_frames(src, n_frames):
@@ -143,9 +146,27 @@ def crop_video(src, # the video file
                 (layout/'landmarks'/vid, lms, 'npy'), (layout/'retina'/vid, face_boxes(boxes, lms, det.kind == 'dlib'), 'npy'))
         for d, a, ext in outs: _save(d/f'{idx:03d}.{ext}', a)
         stats['frames'] += 1; stats['faces'] += len(boxes)
-    stats['rescued'] = getattr(det, 'rescued', 0) - rescued
-    write_text(done, json.dumps(stats))    # last: marks the video as done
-    return stats
+    stats |= dict(rescued=getattr(det, 'rescued', 0) - rescued, asked=asked)
+    write_text(done, json.dumps(stats))    # last: marks the video as done, and how
+    return stats | (dict(redone=why) if was else {})
+
+# %% ../nbs/00a_faces.ipynb #c7a1e0d2
+def _asked(src, n_frames, det)->dict:
+    "What a crop of `src` is asked for: the video (path, size, mtime), the frame count and the detector"
+    st = os.stat(src)
+    return dict(source=str(Path(src).resolve()), size=st.st_size, mtime=int(st.st_mtime), n_frames=n_frames, detector=det.kind,
+                upsample=getattr(det, 'upsample', None))
+
+def _changes(was, now)->str:
+    "How the recorded crop `was` differs from `now`, in words; '' for the same crop"
+    if not was: return 'no record of how it was cropped'
+    said = dict(size='the video changed', mtime='the video changed')
+    return ', '.join(dict.fromkeys(said.get(k, f'{k} {was.get(k)} → {v}') for k, v in now.items() if was.get(k) != v))
+
+def _clear(layout, vid):
+    "Remove the files an earlier or interrupted crop of `vid` left under `layout`."
+    for d in [layout/vid] if layout.name in ('real', 'fake') else [layout/s/vid for s in ('frames', 'landmarks', 'retina')]:
+        shutil.rmtree(d, ignore_errors=True)
 
 # %% ../nbs/00a_faces.ipynb #2fd7ff6f
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
@@ -213,22 +234,19 @@ def _target_source(vid):
     return (m[1], m[2]) if m else (None, None)
 
 def _groups(reals, fakes)->list:
-    "`(ids, pairs)` for the groups of real videos joined by fakes `t_s` (both `t` and `s` real)."
+    "`(real ids, pairs)` per group of real videos joined by fakes `t_s` of a real target `t`; one `[t, s]` pair per two ids."
     parent = {r: r for r in reals}
     def root(a):
         while parent[a] != a: a = parent[a]
         return a
-    edges = set()
-    for t, s in map(_target_source, fakes):
-        if t in parent and s in parent and t != s: parent[root(t)] = root(s); edges.add(tuple(sorted((t, s))))
-    groups = {}
+    pairs = {}
+    for t, s in sorted(ts for ts in map(_target_source, fakes) if ts[0] in parent and ts[0] != ts[1]):
+        parent.setdefault(s, s); parent[root(t)] = root(s)
+        pairs.setdefault(frozenset((t, s)), [t, s])       # the first fake of two ids names their pair, as in FF++'s files
+    groups, by = {}, {}
     for r in sorted(reals): groups.setdefault(root(r), []).append(r)
-    return [(g, sorted([list(e) for e in edges if e[0] in g])) for g in groups.values()]
-
-def _pairs(pairs, singles):
-    "FF++-style pair lists: `pairs`, then the lone videos paired in order (the last with itself when their count is odd)."
-    s = sorted(singles)
-    return pairs + [[a, b] for a, b in zip(s[::2], s[1::2] + s[-1:]*(len(s) % 2))]
+    for p in pairs.values(): by.setdefault(root(p[0]), []).append(p)
+    return [(g, sorted(by.get(root(g[0]), []))) for g in groups.values()]
 
 # %% ../nbs/00a_faces.ipynb #7a00baf5
 def seeded_split(reals, # ids of the real videos
@@ -244,13 +262,14 @@ def seeded_split(reals, # ids of the real videos
     for g in groups[len(out['train'] + out['val'] + out['test']):]:
         k = next((k for k in ('test', 'val') if sum(len(o[0]) for o in out[k]) < want[k]), 'train')
         out[k].append(g)
-    return {k: _pairs([p for g in v for p in g[1]], [r for g in v if not g[1] for r in g[0]]) for k, v in out.items()}
+    return {k: sorted(p for ids, pairs in v for p in pairs or [[ids[0], ids[0]]]) for k, v in out.items()}   # a video without fakes: [id, id]
 
 # %% ../nbs/00a_faces.ipynb #34c3cccb
 def official_split(splits, # folder holding FF++'s train.json, val.json, test.json
-                   reals=None): # ids cropped (None: keep every id)
+                   reals=None, # ids cropped (None: keep every id)
+                   fakes=()): # ids of the fakes cropped: a pair naming one of them is kept whole
     "FF++'s own split files, restricted to the `reals` that were cropped."
-    out = {}
+    out, faked = {}, {frozenset(_target_source(f)) for f in fakes}
     for k in ('train', 'val', 'test'):
         fn = Path(splits)/f'{k}.json'
         if not fn.is_file(): raise FileNotFoundError(f'{fn}: FF++ split file not found (--splits needs train.json, val.json and test.json)')
@@ -259,18 +278,19 @@ def official_split(splits, # folder holding FF++'s train.json, val.json, test.js
         if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(i, str) for i in p) for p in pairs):
             raise ValueError(f'{fn} is not a list of [id, id] pairs')
         has = (lambda i: True) if reals is None else set(reals).__contains__
-        out[k] = [[a if has(a) else b, b if has(b) else a] for a, b in pairs if has(a) or has(b)]
+        whole = lambda a, b: has(a) and has(b) or frozenset((a, b)) in faked
+        out[k] = [[a, b] if whole(a, b) else [a if has(a) else b]*2 for a, b in pairs if has(a) or has(b)]
     return out
 
 # %% ../nbs/00a_faces.ipynb #b7ef13cc
 def _cropped(out)->tuple[list, list]:
-    "Ids of the real (`original_sequences/youtube`) and fake videos under `out` that yielded a face, from their markers."
+    "Ids of the real (`original_sequences/youtube`) videos under `out` that yielded a face, and `(method, id)` of the fakes."
     real, fake = set(), set()
     for m in Path(out).glob('*_sequences/*/*/.kdnb_crop/*.json'):
         kind, group = m.relative_to(out).parts[:2]
         if json.loads(m.read_text()).get('frames', 0) <= 0: continue
         if kind == 'original_sequences' and group == 'youtube': real.add(m.stem)
-        elif kind == 'manipulated_sequences': fake.add(m.stem)
+        elif kind == 'manipulated_sequences': fake.add((group, m.stem))
     return sorted(real), sorted(fake)
 
 def _check_splits(out, splits=None):
@@ -295,26 +315,30 @@ def _fractions(s)->tuple:
 # %% ../nbs/00a_faces.ipynb #fa35b514
 def write_splits(out, # a kdnb_crop output folder
                  splits=None, # folder with FF++'s official split files, or None for a seeded split
-                 fractions=(.8, .1, .1), seed=0)->str|None:
-    "Write `train/val/test.json` and `videos.json` for the real videos under `out`; returns what was done, in words."
+                 fractions=(.8, .1, .1), seed=0)->dict|None:
+    "Write `train/val/test.json` and `videos.json` for the real videos under `out`; returns what was done, in words, and the fakes left out."
     reals, fakes = _cropped(out)
     if not reals: return None
-    if splits: split, how = official_split(splits, reals), f"FF++'s split files from {splits}"
-    else: split, how = seeded_split(reals, fakes, fractions, seed), f"a split by video, seed {seed}, {'/'.join(f'{round(100*f)}' for f in fractions)}"
+    ids = [i for _, i in fakes]
+    if splits: split, how = official_split(splits, reals, ids), f"FF++'s split files from {splits}"
+    else: split, how = seeded_split(reals, ids, fractions, seed), f"a split by video, seed {seed}, {'/'.join(f'{round(100*f)}' for f in fractions)}"
     _check_splits(out, splits)
     texts = {k: json.dumps(v) for k, v in (split | dict(videos=reals)).items()}
     for k, t in texts.items(): write_text(Path(out)/f'{k}.json', t)
     write_text(Path(out)/'.kdnb_crop'/'splits.json', json.dumps(texts))     # what kdnb_crop wrote, so it may rewrite them
-    n = {k: len({i for p in v for i in p}) for k, v in split.items()}
-    lost = len(reals) - len(set().union(*({i for p in v for i in p} for v in split.values())))
-    return (f'{how}: train {n["train"]}, val {n["val"]}, test {n["test"]} real videos' + (' (each fake with its target)' if fakes and not splits else '')
-            + (f'; {lost} cropped real videos are in none of them' if lost else '')
-            + ''.join(f'; {k}.json is empty (too few videos)' for k in ('train', 'val') if not n[k]))
+    n = {k: {i for p in v for i in p} & set(reals) for k, v in split.items()}
+    inside = set().union(*n.values())
+    words = (f'{how}: train {len(n["train"])}, val {len(n["val"])}, test {len(n["test"])} real videos' + (' (each fake with its target)' if fakes and not splits else '')
+             + (f'; {len(reals) - len(inside)} cropped real videos are in none of them' if len(inside) < len(reals) else '')
+             + ''.join(f'; {k}.json is empty (too few videos)' for k in ('train', 'val') if not n[k]))
+    return dict(splits=words, sources_not_cropped=sorted({i for v in split.values() for p in v for i in p} - set(reals)),
+                fakes_without_target=[f'{m}/{i}' for m, i in fakes if _target_source(i)[0] not in inside])
 
 # %% ../nbs/00a_faces.ipynb #4d40fa79
 _worker_det = None
-def _init_worker(kind, upsample):
+def _init_worker(kind, upsample, worker=False):
     global _worker_det
+    if worker: signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_DFL)   # the main process stops them
     _worker_det = load_detector(kind, upsample=upsample)
 
 def _crop_one(args):
@@ -322,25 +346,64 @@ def _crop_one(args):
     try: return crop_video(video, layout, vid, n_frames, _worker_det)
     except ValueError as e: return dict(video=str(video), error=str(e))
 
+def _few(names, n=8): return ', '.join(names[:n]) + (' …' if len(names) > n else '')
+
 def _report(src, out, jobs, results, splits, fractions, seed, rec=None)->dict:
-    "Print what happened to every video and write the split files; no usable video is an error."
+    "Print what happened to every video, write the split files and `kdnb_crop.json`; no usable video is an error."
     for r in results:
         if 'error' in r: print(f"kdnb_crop: skipped {r['error']}")
-    ok = [r for r, (*_, l) in zip(results, jobs) if 'error' not in r]
-    empty = [r['video'] for r in ok if not r['frames']]
-    if empty: print(f"kdnb_crop: no face in {len(empty)} video(s), left out{'' if rec else ' of every split file'}: {', '.join(empty[:8])}{' …' if len(empty) > 8 else ''}")
+    ok = [r for r in results if 'error' not in r]
+    empty, redone = [r['video'] for r in ok if not r['frames']], [f"{r['video']} ({r['redone']})" for r in ok if 'redone' in r]
+    if redone: print(f"kdnb_crop: cropped {len(redone)} video(s) again, their earlier crop removed, as it was asked differently: {_few(redone, 4)}")
+    if empty: print(f"kdnb_crop: no face in {len(empty)} video(s), left out{'' if rec else ' of every split file'}: {_few(empty)}")
     labels = [l for r, (*_, l) in zip(results, jobs) if 'error' not in r and r['frames']]
     summary = dict(videos=len(labels), real=labels.count('real'), fake=labels.count('fake'), no_face_videos=len(empty),
-                   unreadable_videos=len(results)-len(ok), resumed=sum('skipped' in r for r in ok),
+                   unreadable_videos=len(results)-len(ok), resumed=sum('skipped' in r for r in ok), redone=len(redone),
                    frames=sum(r['frames'] for r in ok), faces=sum(r['faces'] for r in ok),
                    no_face_frames=sum(r['no_face'] for r in ok), found_on_retry=sum(r.get('rescued', 0) for r in ok))
     if not labels: raise ValueError(f'no usable video under {src}: {len(empty)} without a face, {len(results)-len(ok)} unreadable')
     print(f"kdnb_crop: wrote {out}: " + ', '.join(f'{k} {v}' for k, v in summary.items()))
-    if rec: summary['benchmark'] = _record(out, rec, results); return summary
-    summary['splits'] = write_splits(out, splits, fractions, seed)
-    print(f"kdnb_crop: split files: {summary['splits']}" if summary['splits'] else
-          f"kdnb_crop: no split files (no real video in the training layout); evaluate with kdnb_evaluate --source folder")
+    if rec: summary['benchmark'] = _record(out, rec, results)
+    else:
+        summary |= (res := write_splits(out, splits, fractions, seed)) or dict(splits=None)
+        print(f"kdnb_crop: split files: {res['splits']}" if res else
+              f"kdnb_crop: no split files (no real video in the training layout); evaluate with kdnb_evaluate --source folder")
+        if s := summary.get('sources_not_cropped'): print(f"kdnb_crop: {len(s)} source video(s) of fakes not in OUT, named in split pairs so that "
+                                                         f"kdnb_evaluate finds those fakes (training reads the videos present): {_few(s)}")
+        if f := summary.get('fakes_without_target'): print(f"kdnb_crop: {len(f)} fake video(s) in no split file, their target real video in none: {_few(f)}")
+    write_text(Path(out)/'kdnb_crop.json', json.dumps(summary, indent=1))     # the summary, for scripts
     return summary
+
+# %% ../nbs/00a_faces.ipynb #c7a1e0d3
+def _check_ids(args):
+    "Refuse, before any work, two different videos cropped to one id (in this run, or in OUT by an earlier run)."
+    seen = {}
+    for v, layout, vid, _ in args:
+        was = json.loads(done.read_text()).get('asked') if (done := _done_file(layout, vid)).is_file() else None
+        o = seen.setdefault((layout, vid), v)
+        if o != v or was and was['source'] != str(Path(v).resolve()) and (o := f"{was['source']} (cropped there before)"):
+            raise ValueError(f'{o} and {v} are both video {vid!r} of {layout}: crop them into different OUT folders, or rename one')
+
+def _clean_tmp(out, say=True):
+    "Remove the temporary files (`kdnb.cli.stale_tmp`) that a killed kdnb_crop left anywhere in `out`: they would pass for frames."
+    found = [p for d, *_ in os.walk(out) for p in stale_tmp(d)]
+    for p in found: p.unlink(missing_ok=True)
+    if found and say: print(f'kdnb_crop: removed {len(found)} temporary file(s) left in {out} by an interrupted run')
+
+@contextmanager
+def _stoppable(out):
+    "SIGTERM ends the work as Ctrl-C does (exit status 143, not 130); either way no temporary file stays in `out`."
+    def stop(*_): raise SystemExit(143)
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, stop) if main else None
+    interrupt_hint(again := 'run the same command again to resume: finished videos are kept')
+    try: yield
+    except BaseException as e:
+        _clean_tmp(out, say=False)                     # written by workers stopped in the middle of a file
+        if isinstance(e, SystemExit) and e.code == 143: print(f'kdnb_crop: terminated; {again}', file=sys.stderr)
+        raise
+    finally:
+        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
 
 # %% ../nbs/00a_faces.ipynb #89daae8a
 def crop(src, out, n_frames=32, detector='auto', workers=1, compression=None, upsample=1,
@@ -352,15 +415,17 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression=None, up
     jobs, rec = dataset_videos(dataset, src, out, compression) if dataset else (find_videos(src, label, compression or 'c23'), None)
     if splits: official_split(splits)                       # a bad split file stops before hours of cropping
     _check_splits(out, splits)
+    _check_ids(args := [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs])
     if not splits and not dataset and Path(src).is_dir() and all((Path(src)/f'{k}.json').is_file() for k in ('train', 'val', 'test')):
         print(f"kdnb_crop: {src} holds train.json, val.json and test.json; to use them rather than a seeded split, give --splits {src}")
     _init_worker(detector, upsample)                        # fail early (and fall back once) in the main process
     if rec: write_text(out/'benchmark.json', json.dumps(rec, indent=1))   # marks OUT as this test set: an interrupted run resumes
-    args = [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs]
-    if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(detector, upsample)) as ex:
-            results = list(progress(ex.map(_crop_one, args), total=len(args)))
-    else: results = [_crop_one(a) for a in progress(args)]
+    _clean_tmp(out)
+    with _stoppable(out):
+        if workers < 2: results = [_crop_one(a) for a in progress(args)]
+        else:
+            with Pool(workers, _init_worker, (detector, upsample, True)) as pool:     # leaving the block stops the workers
+                results = list(progress(pool.imap(_crop_one, args), total=len(args)))
     return _report(src, out, jobs, results, splits, fractions, seed, rec)
 
 # %% ../nbs/00a_faces.ipynb #9b6cd26a

@@ -2,10 +2,11 @@
 on its output with no other file → `kdnb_evaluate --source <method>`; folders whose labels are unknown are refused."""
 import json, subprocess, sys
 from pathlib import Path
-import cv2, numpy as np, pytest
+import numpy as np, pytest
 
 skimage = pytest.importorskip('skimage.data')
 pytest.importorskip('dlib')
+from test_faces import IMG, SIZE, frame, landmarks, write_video   # tiny astronaut videos
 BIN = Path(sys.executable).parent
 
 def run(cmd, *args, cwd, ok=True, timeout=300):
@@ -14,28 +15,7 @@ def run(cmd, *args, cwd, ok=True, timeout=300):
     if ok: assert r.returncode == 0, f'{cmd} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}'
     return r
 
-IMG = skimage.astronaut()
-N_FRAMES, SIZE = 4, 160
-
-def _pose(video, i):
-    "Per video: scale, shift and colour gain of the photo; per frame: a slow pan."
-    rng = np.random.default_rng(video)
-    s, (dx, dy) = rng.uniform(.5, .65), rng.uniform(-15, 15, 2)
-    return np.float32([[s, 0, dx + 3*i - 40], [0, s, dy - 15]]), rng.uniform(.8, 1.2, 3)
-
-def frame(video, i):
-    M, gain = _pose(video, i)
-    return np.clip(cv2.warpAffine(IMG, M, (SIZE, SIZE), borderMode=cv2.BORDER_REFLECT)*gain, 0, 255).astype(np.uint8)
-
-def landmarks(video, i, lms0):
-    M, _ = _pose(video, i)
-    return lms0 @ M[:, :2].T + M[:, 2]
-
-def write_video(fn, frames):
-    fn.parent.mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(fn), cv2.VideoWriter_fourcc(*'mp4v'), 5, (SIZE, SIZE))
-    for f in frames: vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    vw.release()
+N_FRAMES = 4
 
 @pytest.fixture(scope='module')
 def tree(tmp_path_factory):
@@ -62,7 +42,9 @@ def test_crop_writes_a_training_set(cropped):
     assert 'videos 12, real 6, fake 6, no_face_videos 0' in r.stdout, r.stdout
     assert 'split files: a split by video, seed 0, 80/10/10: train 2, val 2, test 2 real videos (each fake with its target)' in r.stdout
     split = {k: json.loads((d/'crops'/f'{k}.json').read_text()) for k in ('train', 'val', 'test')}
-    assert sorted(p for v in split.values() for p in v) == [['000', '001'], ['002', '003'], ['004', '005']]
+    assert sorted(p for v in split.values() for p in v) == [['000', '001'], ['002', '003'], ['004', '005']]   # [target, source], once per two videos
+    summary = json.loads((d/'crops'/'kdnb_crop.json').read_text())
+    assert (summary['videos'], summary['fakes_without_target'], summary['sources_not_cropped']) == (12, [], [])
     for vid in ('000', '000_001'):
         kind = 'original_sequences/youtube' if vid == '000' else 'manipulated_sequences/Deepfakes'
         base = d/'crops'/kind/'c23'
