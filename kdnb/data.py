@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #d13ee258
 from __future__ import annotations
-import hashlib, json, os, threading, warnings
+import hashlib, json, os, re, threading, warnings
 from pathlib import Path
 import numpy as np, cv2, torch
 from fastai.data.load import DataLoader as FaiDataLoader
@@ -16,7 +16,8 @@ from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'landmark_problem', 'FaceCache',
-           'is_image', 'same_stem', 'frame_files', 'sbi_items', 'check_items', 'SBIDataset', 'SBIDataLoader', 'sbi_dls']
+           'is_image', 'same_stem', 'frame_files', 'sbi_items', 'sidecars', 'folder_items', 'check_items', 'SBIDataset',
+           'SBIDataLoader', 'sbi_dls']
 
 # %% ../nbs/00_data.ipynb #f773b32e
 class FaceItem:
@@ -220,6 +221,63 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
         r, s = _frame_items(root, b, vid, n_frames=n_frames, all_faces=all_faces, need_lms=True); res += r; skipped += s
     if skipped: warnings.warn(f'{skipped} frames under {b/"frames"} have no landmarks and were skipped')
     if not res: raise ValueError(f'no frames with landmarks for split {split!r} under {b}')
+    return res
+
+# %% ../nbs/00_data.ipynb #e43f4461
+_METHOD = re.compile(r'([A-Z][A-Za-z0-9]*)_(.+)')   # fake/<Method>_<video>, e.g. fake/Deepfakes_000_003
+
+def sidecars(fn) -> tuple:
+    "Landmark file (`<frame>.npy` or `<frame>.landmarks.npy`) and box file (`<frame>.box.npy`) beside frame `fn`, each or None"
+    fn = Path(fn)
+    lms = next((p for p in (fn.with_suffix('.npy'), fn.with_suffix('.landmarks.npy')) if p.is_file()), None)
+    return lms, fn.with_suffix('.box.npy') if fn.with_suffix('.box.npy').is_file() else None
+
+def _n_boxes(fn):
+    "Faces in box file `fn`, which must hold (n, 7, 2) or (n, 2, 2); a one-line error naming it otherwise"
+    a = _numeric(fn, 'box file', mmap_mode='r')
+    if a.ndim != 3 or a.shape[1] not in (2, 7) or a.shape[2] != 2:
+        raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
+    return len(a)
+
+def _item(path, lms=None, box=None, label=0, video='', frame='', face=0, method='', cropped=False, sbi=False):
+    "A `FaceItem` that also knows its manipulation method and whether it is already a face crop"
+    o = FaceItem(path, lms, box, label, video, frame, face, sbi=sbi)
+    o.method, o.cropped = method, cropped
+    return o
+
+# %% ../nbs/00_data.ipynb #182aa37b
+def _images(d):
+    "Images (png/jpg/jpeg, any case, hidden names left out) directly in `d` or one folder down, in name order; deeper ones are an error"
+    res = sorted(p for p in d.rglob('*') if is_image(p) and not any(s.startswith('.') for s in p.relative_to(d).parts))
+    if deep := next((p for p in res if len(p.relative_to(d).parts) > 2), None):
+        raise ValueError(f'{deep} is nested too deep: --source folder reads <root>/{d.name}/<video>/<frame> or <root>/{d.name}/<image>, '
+                         'nothing below; move the frames up a level or pass a lower --data')
+    for f in {p.parent for p in res}: same_stem([p for p in res if p.parent == f])
+    return res
+
+def _counts(items)->str:
+    "How many videos and frames of each class (and each method) `items` hold, in one line"
+    def n(its): return ', '.join(f"{k} {w}{'s' * (k != 1)}" for k, w in ((len({o.video for o in its}), 'video'), (len({o.frame for o in its}), 'frame')))
+    real, fake = [o for o in items if o.label == 0], [o for o in items if o.label == 1]
+    ms = sorted({o.method for o in fake} - {''})
+    return f'read real: {n(real)}; fake: {n(fake)}' + (' (' + '; '.join(f'{m}: {n([o for o in fake if o.method == m])}' for m in ms) + ')' if ms else '')
+
+def folder_items(root, # <root>/{real,fake}/<video>/<frame>.png|jpg (or <root>/{real,fake}/<image>)
+                 cropped:bool=False, # the images are face crops already: no geometry, no cropping
+                ) -> list:
+    "Items of a real/fake folder: one per face of each frame's landmark or box file, one per image with `cropped`"
+    root, res = Path(root), []
+    for label, kind in enumerate(('real', 'fake')):
+        for fn in _images(root/kind):
+            rel = fn.relative_to(root/kind)
+            video = f'{kind}/{rel.parts[0] if len(rel.parts) > 1 else rel.stem}'
+            m = _METHOD.match(video.split('/')[1]) if label else None
+            kw = dict(label=label, video=video, frame=str(fn.relative_to(root)), method=m[1] if m else '')
+            if cropped: res.append(_item(fn, cropped=True, **kw)); continue
+            lms, box = sidecars(fn)
+            n = _n_faces(lms) if lms else _n_boxes(box) if box else 1
+            res += [_item(fn, lms, box, face=f, **kw) for f in range(n)]
+    if not res: raise ValueError(f'no images found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png or .jpg)')
     return res
 
 # %% ../nbs/00_data.ipynb #4bcc5dd4
