@@ -15,9 +15,9 @@ from .cli import atomic_write, one_line, write_text, progress
 from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend, check_int
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'landmark_problem', 'FaceCache',
-           'is_image', 'same_stem', 'frame_files', 'sbi_items', 'sidecars', 'folder_items', 'check_items', 'SBIDataset',
-           'SBIDataLoader', 'sbi_dls']
+__all__ = ['IMAGE_EXTS', 'CHECKS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'landmark_problem',
+           'FaceCache', 'is_image', 'same_stem', 'frame_files', 'sbi_items', 'sidecars', 'folder_items', 'check_items',
+           'SBIDataset', 'SBIDataLoader', 'sbi_dls']
 
 # %% ../nbs/00_data.ipynb #f773b32e
 class FaceItem:
@@ -291,6 +291,8 @@ def _check_file(root):
     if os.access(root, os.W_OK): return root/'.kdnb_check.json'
     return Path.home()/'.cache'/'kdnb'/f'check_{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.json'
 
+CHECKS = 2   # what `_check_one` checks; results kept under another number are not reused (2: landmark geometry)
+
 def check_items(items, # `FaceItem`s
                 root, # their data root: keys are relative to it and the results are kept for it
                 workers:int=None): # threads (default: one per core)
@@ -298,6 +300,7 @@ def check_items(items, # `FaceItem`s
     cf = _check_file(root)
     try: done = json.loads(cf.read_text())
     except (OSError, ValueError): done = {}
+    if not isinstance(done, dict) or done.get('#checks') != CHECKS: done = {'#checks': CHECKS}   # results of older checks: check again
     key = lambda o: f'{os.path.relpath(o.path, root)}#{o.face}'
     stamp = lambda o: [_stat(o.path), _stat(o.lms_path), _stat(o.box_path)]
     todo = [o for o in items if done.get(key(o), [None])[:3] != stamp(o)]

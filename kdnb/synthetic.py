@@ -227,7 +227,7 @@ def synth_summary(root):
     root = Path(root); lines = []
     for sub in ('original_sequences/youtube/c23', 'manipulated_sequences/FaceSwap/c23'):
         vids = sorted((root/sub/'frames').iterdir())
-        lines.append(f'{sub}: {len(vids)} videos, {sum(len(list(v.glob("*.png"))) for v in vids)} frames (+ landmarks, retina)')
+        lines.append(f'{sub}: {len(vids)} videos, {sum(len([p for p in v.glob("*.png") if not p.name.startswith(".")]) for v in vids)} frames (+ landmarks, retina)')
     for s in ('train', 'val', 'test'): lines.append(f'{s}.json: {len(json.loads((root/f"{s}.json").read_text()))} pairs')
     return lines
 
