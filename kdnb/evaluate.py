@@ -45,7 +45,7 @@ def _orphans(root, method, compression)->list:
     "Fake videos of `method` whose target video is in no split file of `root`: they are in no evaluation"
     ids = {i for s in ('train', 'val', 'test') if (Path(root)/f'{s}.json').is_file() for i in _split_ids(root, s)}
     d = Path(root)/'manipulated_sequences'/method/compression/'frames'
-    return sorted(p.name for p in d.iterdir() if p.is_dir() and _target(p.name, ids) is None) if d.is_dir() else []
+    return sorted(p.name for p in d.iterdir() if p.is_dir() and p.name[0] != '.' and _target(p.name, ids) is None) if d.is_dir() else []
 
 def _method_items(root, method, split, compression):
     "Face items of one method's fake videos whose target video (FF++ ids: `<target>_<source>`) is in the split"
