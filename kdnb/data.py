@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #d13ee258
 from __future__ import annotations
-import hashlib, json, os, threading, warnings
+import hashlib, json, os, re, threading, warnings
 from pathlib import Path
 import numpy as np, cv2, torch
 from fastai.data.load import DataLoader as FaiDataLoader
@@ -12,11 +12,12 @@ from fastai.data.core import DataLoaders
 from fastcore.basics import patch
 from concurrent.futures import ThreadPoolExecutor
 from .cli import atomic_write, one_line, write_text, progress
-from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend
+from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend, check_int
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'FaceCache', 'frame_files',
-           'sbi_items', 'check_items', 'SBIDataset', 'SBIDataLoader', 'sbi_dls']
+__all__ = ['IMAGE_EXTS', 'CHECKS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'landmark_problem',
+           'FaceCache', 'is_image', 'same_stem', 'frame_files', 'sbi_items', 'sidecars', 'folder_items', 'check_items',
+           'SBIDataset', 'SBIDataLoader', 'sbi_dls']
 
 # %% ../nbs/00_data.ipynb #f773b32e
 class FaceItem:
@@ -60,6 +61,7 @@ def read_landmarks(fn, face=0, shape=None):
         h, w = shape[:2]
         if (lms < -.25*np.array([w,h])).any() or (lms > 1.25*np.array([w,h])).any():
             raise ValueError(f'landmarks {fn} lie outside the {w}x{h} image')
+    if why := landmark_problem(lms): raise ValueError(f'landmarks {fn} (face {face}) are not in the 68-point order: {why}')
     return reorder_landmarks(lms)
 
 def read_box(fn, face=0):
@@ -80,6 +82,26 @@ def load_face(item):
     box = None if item.box_path is None or not Path(item.box_path).exists() else read_box(item.box_path, item.face)
     return img, lms, box
 
+# %% ../nbs/00_data.ipynb #3ff0c854
+def _cross(a, b, c): return float((b-a)[0]*(c-a)[1] - (b-a)[1]*(c-a)[0])
+
+def landmark_problem(lms)->str:
+    "'' when the first 68 points of `lms` lie as the 68-point order places them (any rotation, mirrored too), else what is wrong."
+    p = np.asarray(lms, np.float32)[:68]
+    size = float(np.ptp(p, 0).max())
+    if size <= 0: return 'all points coincide'
+    jaw, re, le, mouth, hull = p[:17], p[36:42], p[42:48], p[48:60], cv2.arcLength(cv2.convexHull(p), True)
+    if cv2.arcLength(p, True) <= 1.05*hull: return ''      # one ordered outline: the ellipse a box-only detector (Haar) stands in
+    if np.linalg.norm(np.diff(jaw, axis=0), axis=1).sum() > hull:
+        return 'the jaw contour (points 0-16) is not in order'
+    for name, g, f in (('right eye (36-41)', re, .45), ('left eye (42-47)', le, .45), ('mouth (48-59)', mouth, .8)):
+        if np.ptp(g, 0).max() > f*size: return f'the {name} points are spread over the face'
+    if _cross(re.mean(0), le.mean(0), mouth.mean(0)) * _cross(jaw[0], jaw[16], jaw[8]) <= 0:
+        return 'the eyes are not on the other side of the mouth from the chin (point 8)'
+    if np.linalg.norm(re.mean(0)-jaw[0]) > np.linalg.norm(le.mean(0)-jaw[0]): return 'the right and left eye are swapped'
+    return ''
+
+
 # %% ../nbs/00_data.ipynb #e2be0405
 def _stat(fn):
     "`[size, mtime_ns]` of a file, None when there is none."
@@ -91,6 +113,7 @@ class FaceCache:
     "Loose face crops `(img, lms, box)` of `FaceItem`s, decoded once: in memory up to `max_mb`, optionally on disk; keyed by path, size and mtime."
     def __init__(self, max_mb:float=1024, # memory per process, MiB (0: no memory layer)
                  folder=None): # also keep the crops as .npz files here (shared by workers and runs)
+        if isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or not max_mb >= 0: raise ValueError(f'max_mb must be a number >= 0, not {max_mb!r}')
         self.max_bytes, self.folder, self.mem, self.nbytes, self.hits, self.misses = max_mb*2**20, folder, {}, 0, 0, 0
     def key(self, o): return repr((str(o.path), o.face, _stat(o.path), _stat(o.lms_path), _stat(o.box_path)))
     def __call__(self, o):
@@ -143,11 +166,23 @@ def _n_faces(fn):
 def _frame_key(fn): return (0, int(fn.stem), '') if fn.stem.isdigit() else (1, 0, fn.stem)  # 1000.png after 999.png
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
+def is_image(p)->bool:
+    "`p` is a .png/.jpg/.jpeg file (any case) and not hidden: never `.<name>.<random>.tmp.png`, a write that did not finish."
+    p = Path(p); return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.') and p.is_file()
+
+def same_stem(fns)->None:
+    "A one-line error naming the first two of `fns` (one folder's images) that share a name: they would share one landmark file."
+    seen = {}
+    for p in sorted(fns):
+        if (q := seen.setdefault(p.stem, p)) is not p:
+            raise ValueError(f'{q.parent}: {q.name} and {p.name} are two frames named {p.stem} (their landmarks would be one file): keep one')
+
 def frame_files(folder):
-    "The frames in `folder` (.png, .jpg or .jpeg in any case) in frame-number order; [] when there is no such folder."
+    "The frames in `folder` (.png, .jpg or .jpeg in any case, hidden names left out) in frame-number order; [] when there is no such folder."
     folder = Path(folder)
     if not folder.is_dir(): return []
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()), key=_frame_key)
+    fns = [p for p in folder.iterdir() if is_image(p)]; same_stem(fns)
+    return sorted(fns, key=_frame_key)
 
 def _frame_items(root, base, vid, label=0, n_frames=None, all_faces=False,
                  need_lms=False): # True: frames without landmarks are skipped (SBI needs them)
@@ -174,6 +209,7 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
               base='original_sequences/youtube'): # videos folder under root
     "Real frames with landmarks of the videos in a split; warns once for absent videos and frames without landmarks."
     root = Path(root); b = root/base/compression
+    if n_frames is not None: check_int('n_frames', n_frames)
     ids = _split_ids(root, split)
     present = [i for i in ids if (b/'frames'/i).is_dir()]
     if not present:                                 # an error, not a warning followed by one: e.g. the wrong compression
@@ -187,6 +223,63 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
     if not res: raise ValueError(f'no frames with landmarks for split {split!r} under {b}')
     return res
 
+# %% ../nbs/00_data.ipynb #e43f4461
+_METHOD = re.compile(r'([A-Z][A-Za-z0-9]*)_(.+)')   # fake/<Method>_<video>, e.g. fake/Deepfakes_000_003
+
+def sidecars(fn) -> tuple:
+    "Landmark file (`<frame>.npy` or `<frame>.landmarks.npy`) and box file (`<frame>.box.npy`) beside frame `fn`, each or None"
+    fn = Path(fn)
+    lms = next((p for p in (fn.with_suffix('.npy'), fn.with_suffix('.landmarks.npy')) if p.is_file()), None)
+    return lms, fn.with_suffix('.box.npy') if fn.with_suffix('.box.npy').is_file() else None
+
+def _n_boxes(fn):
+    "Faces in box file `fn`, which must hold (n, 7, 2) or (n, 2, 2); a one-line error naming it otherwise"
+    a = _numeric(fn, 'box file', mmap_mode='r')
+    if a.ndim != 3 or a.shape[1] not in (2, 7) or a.shape[2] != 2:
+        raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
+    return len(a)
+
+def _item(path, lms=None, box=None, label=0, video='', frame='', face=0, method='', cropped=False, sbi=False):
+    "A `FaceItem` that also knows its manipulation method and whether it is already a face crop"
+    o = FaceItem(path, lms, box, label, video, frame, face, sbi=sbi)
+    o.method, o.cropped = method, cropped
+    return o
+
+# %% ../nbs/00_data.ipynb #182aa37b
+def _images(d):
+    "Images (png/jpg/jpeg, any case, hidden names left out) directly in `d` or one folder down, in name order; deeper ones are an error"
+    res = sorted(p for p in d.rglob('*') if is_image(p) and not any(s.startswith('.') for s in p.relative_to(d).parts))
+    if deep := next((p for p in res if len(p.relative_to(d).parts) > 2), None):
+        raise ValueError(f'{deep} is nested too deep: --source folder reads <root>/{d.name}/<video>/<frame> or <root>/{d.name}/<image>, '
+                         'nothing below; move the frames up a level or pass a lower --data')
+    for f in {p.parent for p in res}: same_stem([p for p in res if p.parent == f])
+    return res
+
+def _counts(items)->str:
+    "How many videos and frames of each class (and each method) `items` hold, in one line"
+    def n(its): return ', '.join(f"{k} {w}{'s' * (k != 1)}" for k, w in ((len({o.video for o in its}), 'video'), (len({o.frame for o in its}), 'frame')))
+    real, fake = [o for o in items if o.label == 0], [o for o in items if o.label == 1]
+    ms = sorted({o.method for o in fake} - {''})
+    return f'read real: {n(real)}; fake: {n(fake)}' + (' (' + '; '.join(f'{m}: {n([o for o in fake if o.method == m])}' for m in ms) + ')' if ms else '')
+
+def folder_items(root, # <root>/{real,fake}/<video>/<frame>.png|jpg (or <root>/{real,fake}/<image>)
+                 cropped:bool=False, # the images are face crops already: no geometry, no cropping
+                ) -> list:
+    "Items of a real/fake folder: one per face of each frame's landmark or box file, one per image with `cropped`"
+    root, res = Path(root), []
+    for label, kind in enumerate(('real', 'fake')):
+        for fn in _images(root/kind):
+            rel = fn.relative_to(root/kind)
+            video = f'{kind}/{rel.parts[0] if len(rel.parts) > 1 else rel.stem}'
+            m = _METHOD.match(video.split('/')[1]) if label else None
+            kw = dict(label=label, video=video, frame=str(fn.relative_to(root)), method=m[1] if m else '')
+            if cropped: res.append(_item(fn, cropped=True, **kw)); continue
+            lms, box = sidecars(fn)
+            n = _n_faces(lms) if lms else _n_boxes(box) if box else 1
+            res += [_item(fn, lms, box, face=f, **kw) for f in range(n)]
+    if not res: raise ValueError(f'no images found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png or .jpg)')
+    return res
+
 # %% ../nbs/00_data.ipynb #4bcc5dd4
 def _check_one(o):
     "'' when every file of item `o` reads, else why not (naming the file)."
@@ -198,6 +291,8 @@ def _check_file(root):
     if os.access(root, os.W_OK): return root/'.kdnb_check.json'
     return Path.home()/'.cache'/'kdnb'/f'check_{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.json'
 
+CHECKS = 2   # what `_check_one` checks; results kept under another number are not reused (2: landmark geometry)
+
 def check_items(items, # `FaceItem`s
                 root, # their data root: keys are relative to it and the results are kept for it
                 workers:int=None): # threads (default: one per core)
@@ -205,6 +300,7 @@ def check_items(items, # `FaceItem`s
     cf = _check_file(root)
     try: done = json.loads(cf.read_text())
     except (OSError, ValueError): done = {}
+    if not isinstance(done, dict) or done.get('#checks') != CHECKS: done = {'#checks': CHECKS}   # results of older checks: check again
     key = lambda o: f'{os.path.relpath(o.path, root)}#{o.face}'
     stamp = lambda o: [_stat(o.path), _stat(o.lms_path), _stat(o.box_path)]
     todo = [o for o in items if done.get(key(o), [None])[:3] != stamp(o)]
@@ -223,6 +319,7 @@ class SBIDataset(torch.utils.data.Dataset):
     def __init__(self, items, image_size=380, train=True, seed=0,
                  cache=None, # a `FaceCache` (default: a new one)
                  max_skip:int=20): # failing items in a row before an error
+        image_size, max_skip = check_int('image_size', image_size), check_int('max_skip', max_skip, 0)
         self.items, self.image_size, self.train, self.seed, self.max_skip = items, image_size, train, seed, max_skip
         self.cache, self._skipped = FaceCache() if cache is None else cache, torch.zeros(1, dtype=torch.long).share_memory_()
     def __len__(self): return len(self.items)

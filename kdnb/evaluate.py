@@ -4,68 +4,22 @@
 
 # %% ../nbs/04_evaluate.ipynb #a9f3777f
 from __future__ import annotations
-import glob, hashlib, json, math, os, re, warnings
+import errno, glob, hashlib, json, math, os, re, shutil, tempfile, warnings
 from datetime import datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, cv2, timm
 import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 import kdnb
-from .cli import run_cli, atomic_path, write_text, progress
-from .data import FaceItem, load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items, _n_faces, _numeric
+from .cli import run_cli, atomic_path, write_text, progress, _umask
+from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items
+from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _item, _counts
 from .models import create_model, load_checkpoint, resolve_checkpoint
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SCORE_KEYS', 'BENCHMARK_NAMES', 'SUMMARY', 'sidecars', 'folder_items', 'eval_items', 'face_detector',
-           'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate', 'eer', 'metrics', 'method_metrics', 'methods_table',
-           'plot_roc', 'resolve_runs', 'sha256', 'load_model', 'predict', 'new_out', 'evaluate', 'frame_curve',
-           'save_eval', 'kdnb_evaluate']
-
-# %% ../nbs/04_evaluate.ipynb #e43f4461
-IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
-_METHOD = re.compile(r'([A-Z][A-Za-z0-9]*)_(.+)')   # fake/<Method>_<video>, e.g. fake/Deepfakes_000_003
-
-def sidecars(fn) -> tuple:
-    "Landmark file (`<frame>.npy` or `<frame>.landmarks.npy`) and box file (`<frame>.box.npy`) beside frame `fn`, each or None"
-    fn = Path(fn)
-    lms = next((p for p in (fn.with_suffix('.npy'), fn.with_suffix('.landmarks.npy')) if p.is_file()), None)
-    return lms, fn.with_suffix('.box.npy') if fn.with_suffix('.box.npy').is_file() else None
-
-def _n_boxes(fn):
-    "Faces in box file `fn`, which must hold (n, 7, 2) or (n, 2, 2); a one-line error naming it otherwise"
-    a = _numeric(fn, 'box file', mmap_mode='r')
-    if a.ndim != 3 or a.shape[1] not in (2, 7) or a.shape[2] != 2:
-        raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
-    return len(a)
-
-def _item(path, lms=None, box=None, label=0, video='', frame='', face=0, method='', cropped=False, sbi=False):
-    "A `FaceItem` that also knows its manipulation method and whether it is already a face crop"
-    o = FaceItem(path, lms, box, label, video, frame, face, sbi=sbi)
-    o.method, o.cropped = method, cropped
-    return o
-
-# %% ../nbs/04_evaluate.ipynb #182aa37b
-def _images(d):
-    "Images (png/jpg/jpeg, any case) directly in `d` or one folder down, in name order"
-    return sorted(p for p in (*d.glob('*'), *d.glob('*/*')) if p.suffix.lower() in IMAGE_EXTS and p.is_file())
-
-def folder_items(root, # <root>/{real,fake}/<video>/<frame>.png|jpg (or <root>/{real,fake}/<image>)
-                 cropped:bool=False, # the images are face crops already: no geometry, no cropping
-                ) -> list:
-    "Items of a real/fake folder: one per face of each frame's landmark or box file, one per image with `cropped`"
-    root, res = Path(root), []
-    for label, kind in enumerate(('real', 'fake')):
-        for fn in _images(root/kind):
-            rel = fn.relative_to(root/kind)
-            video = f'{kind}/{rel.parts[0] if len(rel.parts) > 1 else rel.stem}'
-            m = _METHOD.match(video.split('/')[1]) if label else None
-            kw = dict(label=label, video=video, frame=str(fn.relative_to(root)), method=m[1] if m else '')
-            if cropped: res.append(_item(fn, cropped=True, **kw)); continue
-            lms, box = sidecars(fn)
-            n = _n_faces(lms) if lms else _n_boxes(box) if box else 1
-            res += [_item(fn, lms, box, face=f, **kw) for f in range(n)]
-    if not res: raise ValueError(f'no images found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png or .jpg)')
-    return res
+__all__ = ['SCORE_KEYS', 'BENCHMARK_NAMES', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl',
+           'aggregate', 'eer', 'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'sha256',
+           'load_model', 'predict', 'new_out', 'slug', 'evaluate', 'frame_curve', 'save_eval', 'kdnb_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #4adf5dc2
 def _methods(root, source, compression):
@@ -83,14 +37,21 @@ def _methods(root, source, compression):
         res.append(m)
     return res
 
+def _target(v, ids):
+    "The id in `ids` that fake video `v` (FF++: `<target>_<source>`) is made on, or None"
+    return next((v[:k] for k in range(len(v)) if v[k] == '_' and v[:k] in ids), None)
+
+def _orphans(root, method, compression)->list:
+    "Fake videos of `method` whose target video is in no split file of `root`: they are in no evaluation"
+    ids = {i for s in ('train', 'val', 'test') if (Path(root)/f'{s}.json').is_file() for i in _split_ids(root, s)}
+    d = Path(root)/'manipulated_sequences'/method/compression/'frames'
+    return sorted(p.name for p in d.iterdir() if p.is_dir() and p.name[0] != '.' and _target(p.name, ids) is None) if d.is_dir() else []
+
 def _method_items(root, method, split, compression):
-    "Face items of one method's fake videos whose ids pair the split's real videos"
-    b, fn = Path(root)/'manipulated_sequences'/method/compression, Path(root)/f'{split}.json'
-    pairs = json.loads(fn.read_text())
-    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-        raise ValueError(f'{fn} must list [target, source] id pairs to find {method} videos')
-    vids = [v for a, c in pairs for v in (f'{a}_{c}', f'{c}_{a}') if (b/'frames'/v).is_dir()]
-    if not vids: raise ValueError(f'no {method} videos of {fn.name} under {b/"frames"}')
+    "Face items of one method's fake videos whose target video (FF++ ids: `<target>_<source>`) is in the split"
+    b, ids = Path(root)/'manipulated_sequences'/method/compression, set(_split_ids(root, split))
+    vids = sorted(p.name for p in (b/'frames').iterdir() if p.is_dir() and _target(p.name, ids)) if (b/'frames').is_dir() else []
+    if not vids: raise ValueError(f'no {method} videos of {split}.json under {b/"frames"} (fakes are named <target>_<source> after the videos of the split)')
     res, skipped = [], 0
     for v in vids:
         r, s = _frame_items(root, b, v, label=1, all_faces=True); res += r; skipped += s
@@ -103,13 +64,21 @@ def eval_items(root, # dataset root
                split='test', # split json for the SBI layout
                compression='c23', # c23 or raw
                cropped:bool=False, # (folder) the images are face crops already
+               verbose:bool=False, # print the videos and frames read per class and method, and fakes in no split
               ) -> list:
     "Labelled face items: real test frames plus methods' fake frames or fixed SBI fakes, or a real/fake folder"
-    if source == 'folder': return folder_items(root, cropped)
-    real = [_item(o.path, o.lms_path, o.box_path, 0, o.video, o.frame, o.face) for o in sbi_items(root, split, compression, all_faces=True)]
-    if source == 'sbi':
-        return real + [_item(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, 'SBI', sbi=True) for o in real]
-    return real + [o for m in _methods(root, source, compression) for o in _method_items(root, m, split, compression)]
+    if source == 'folder': res, ms = folder_items(root, cropped), []
+    else:
+        real = [_item(o.path, o.lms_path, o.box_path, 0, o.video, o.frame, o.face) for o in sbi_items(root, split, compression, all_faces=True)]
+        ms = [] if source == 'sbi' else _methods(root, source, compression)
+        res = real + ([_item(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, 'SBI', sbi=True) for o in real]
+                      if source == 'sbi' else [o for m in ms for o in _method_items(root, m, split, compression)])
+    if verbose:
+        print(_counts(res))
+        for m in ms:
+            if orph := _orphans(root, m, compression):
+                print(f"{m}: {len(orph)} fake video(s) whose target is in no split file, in no evaluation: {', '.join(orph[:5])}{' ...' if len(orph) > 5 else ''}")
+    return res
 
 # %% ../nbs/04_evaluate.ipynb #457feb91
 def _no_geometry(o): return not (o.sbi or o.cropped or o.lms_path or o.box_path or getattr(o, 'box', None) is not None)
@@ -201,6 +170,21 @@ def _scores(labels, probs, threshold=0.5):
     return dict(auc=float(roc_auc_score(labels, probs)), ap=float(average_precision_score(labels, probs)),
                 acc=acc, eer=eer(labels, probs))
 
+# %% ../nbs/04_evaluate.ipynb #6f112a11
+def _check_scores(probs, labels, videos=None, frames=None, threshold=.5)->int:
+    "The number of faces, or a one-line error naming the argument of `metrics` that cannot be scored; NaN scores say the model made them"
+    try: p, y = np.asarray(probs, float).ravel(), np.asarray(labels, float).ravel()
+    except (TypeError, ValueError): raise ValueError('probs and labels must be numbers') from None
+    if len(p) == 0: raise ValueError('probs is empty: there is nothing to score')
+    for k, v in dict(labels=y, videos=videos, frames=frames).items():
+        if v is not None and len(v) != len(p): raise ValueError(f'{k} has {len(v)} entries but probs has {len(p)}: one per face each')
+    if (k := int(np.isnan(p).sum())): raise ValueError(f'the model produced NaN scores for {k} of {len(p)} faces (its weights or its input hold NaN or infinity)')
+    if not ((p >= 0) & (p <= 1)).all(): raise ValueError(f'probs must be fake probabilities in [0, 1], got {p[(p < 0) | (p > 1)][0]:g}')
+    if not np.isin(y, (0, 1)).all(): raise ValueError(f'labels must be 0 (real) or 1 (fake), got {y[~np.isin(y, (0, 1))][0]:g}')
+    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1): raise ValueError(f'threshold must be a number in [0, 1], not {threshold!r}')
+    return len(p)
+
+
 # %% ../nbs/04_evaluate.ipynb #b7db3638
 def metrics(probs, # per-face fake probabilities
             labels, # per-face labels (0 real, 1 fake)
@@ -209,7 +193,7 @@ def metrics(probs, # per-face fake probabilities
             threshold:float=0.5, # decision threshold for the accuracy
            ) -> dict:
     "Frame- and video-level AUC, AP, accuracy at `threshold` and EER of per-face fake probabilities"
-    n = len(probs)
+    n = _check_scores(probs, labels, videos, frames, threshold)
     fr, vid = aggregate(probs, labels, range(n) if videos is None else videos, range(n) if frames is None else frames)
     res = {f'frame_{k}': v for k, v in _scores(fr.label, fr.prob, threshold).items()}
     res |= {f'video_{k}': v for k, v in _scores(vid.label, vid.prob, threshold).items()}
@@ -308,12 +292,24 @@ def new_out(out=None, # a folder that must be new or empty; None: a new folder n
     "Create and return a fresh output folder: never one that already holds results"
     if out is not None: _fresh(out); Path(out).mkdir(parents=True, exist_ok=True); return Path(out)
     p = Path(default); p.parent.mkdir(parents=True, exist_ok=True)
-    stem = str(p.parent/re.sub(r'[^\w.-]+', '_', f'{p.name}_{datetime.now():%m_%d_%H_%M_%S}'))
+    stem = str(p.parent/slug(f'{p.name}_{datetime.now():%m_%d_%H_%M_%S}'))
     for i in range(1000):
         out = Path(stem + (f'_{i}' if i else ''))
         try: out.mkdir(); return out       # atomic: two evaluations started in the same second get different folders
         except FileExistsError: continue
     raise FileExistsError(f'{stem}: no free folder name')
+
+# %% ../nbs/04_evaluate.ipynb #985b72f4
+def slug(*parts)->str:
+    "`parts` joined into one folder name: runs of other characters become one `_`, never `__`, none at the ends"
+    return re.sub(r'_+', '_', re.sub(r'[^\w.-]+', '_', '_'.join(map(str, parts)))).strip('_.') or 'model'
+
+def _ckpt_stem(spec)->str:
+    "What a checkpoint spec is called in a folder name: the file's stem, or the run folder's name for `RUN/weights/*.pth`, `RUN best`, `output/teacher_*`"
+    parts = [re.sub(r'(\.pth|\.pt|\.tar|\.bin|\.safetensors|\.ckpt)+$|[*?\[\]]', '', q) for q in Path(str(spec).strip().rstrip('/')).parts]
+    parts = [q for q in parts if q.strip('_.') and q != 'weights']
+    return slug(parts[-1]) if parts else 'model'
+
 
 # %% ../nbs/04_evaluate.ipynb #d2f7ab29
 DETECTORS, NO_FACE, COMPRESSIONS = ('auto', 'dlib', 'haar', 'none'), ('half', 'skip'), ('raw', 'c23', 'c40')
@@ -345,9 +341,10 @@ def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob o
             ) -> dict:
     "Per-face fake probabilities (key `preds`), metrics overall and per method, and the checkpoint's record, on an evaluation set"
     _check_options(bs, detector, compression=compression)
+    if image_size is not None: check_int('image_size', image_size)
     if out is not None: _fresh(out)
     model, name, rec = load_model(model, name)
-    items, found = locate_faces(eval_items(data_root, source, split, compression, cropped), detector)
+    items, found = locate_faces(eval_items(data_root, source, split, compression, cropped, verbose=True), detector)
     if not items: raise ValueError(f'{data_root}: no frame has face landmarks or a box beside it and no face was detected in any; '
                                    'nothing was scored (pass --cropped if the images are face crops)')
     if len(classes := {o.label for o in items}) < 2 and not accuracy_only:
@@ -359,7 +356,8 @@ def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob o
     thr = rec.get('threshold', .5)
     res = dict(name=name, arch=model.arch, image_size=model.image_size, data=str(data_root), source=source, split=split,
                cropped=cropped, detected_frames=found['detected'], skipped_frames=found['skipped']) | rec
-    res |= metrics(preds.prob, preds.label, preds.video, preds.frame, thr)
+    try: res |= metrics(preds.prob, preds.label, preds.video, preds.frame, thr)
+    except ValueError as e: raise ValueError(f"{rec.get('checkpoint') or name}: {e}") from None
     if (m := method_metrics(preds, thr)) is not None: res['methods'] = m
     res['preds'] = preds
     if out is not None: save_eval(res, out)
@@ -377,14 +375,21 @@ def _clean(v):
     return v.item() if isinstance(v, np.generic) else v
 
 def save_eval(res:dict, out) -> Path:
-    "Write metrics.json, predictions.csv and roc.png of an `evaluate` result to `out` (a new or empty folder), each atomically"
+    "Write metrics.json, predictions.csv and roc.png of an `evaluate` result to `out` (a new or empty folder) all at once, or nothing"
+    made = out is None or not Path(out).exists()
     out = new_out(out)
-    write_text(out/'metrics.json', json.dumps({k: _clean(v) for k, v in res.items() if k != 'preds'} | dict(kdnb_version=kdnb.__version__), indent=2))
-    write_text(out/'predictions.csv', res['preds'].to_csv(index=False))
-    fr = frame_curve(res)
-    if len(set(fr[0])) > 1:
-        with atomic_path(out/'roc.png') as tmp:
-            plt.close(plot_roc({res['name']: fr}, tmp, f"ROC: {res['source']} {res['split']} (frames)"))
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.tmp')); os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        (tmp/'metrics.json').write_text(json.dumps({k: _clean(v) for k, v in res.items() if k != 'preds'} | dict(kdnb_version=kdnb.__version__), indent=2))
+        res['preds'].to_csv(tmp/'predictions.csv', index=False)
+        fr = frame_curve(res)
+        if len(set(fr[0])) > 1: plt.close(plot_roc({res['name']: fr}, tmp/'roc.png', f"ROC: {res['source']} {res['split']} (frames)"))
+        os.replace(tmp, out)                                    # onto the empty folder: every file appears at once
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made and out.is_dir() and not any(out.iterdir()): out.rmdir()
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC: raise OSError(errno.ENOSPC, 'no space left on device', str(out)) from None
+        raise
     print(f'metrics written to {out}/metrics.json (+ predictions.csv' + (', roc.png)' if len(set(fr[0])) > 1 else ')'))
     return out
 
@@ -415,8 +420,8 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
                  ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
     _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
-    stem = re.sub(r'[^\w.-]+', '_', Path(checkpoint.rstrip('/*')).stem or 'model')
-    out = new_out(out, f'output/benchmarks_{stem}' if benchmarks else f'output/eval_{stem}_{source}')
+    stem = _ckpt_stem(checkpoint)
+    out = new_out(out, f'output/{slug("benchmarks", stem)}' if benchmarks else f'output/{slug("eval", stem, source)}')
     try:
         if benchmarks or source in BENCHMARK_NAMES:
             from kdnb.benchmarks import evaluate_benchmark, run_benchmarks     # benchmarks imports this module: imported here

@@ -11,7 +11,7 @@ import numpy as np, cv2
 __all__ = ['reorder_landmarks', 'flip_landmarks', 'hflip', 'loose_crop', 'face_box', 'final_crop', 'hull_mask', 'rgb_shift',
            'hsv_shift', 'brightness_contrast', 'downscale', 'sharpen', 'colour_jitter', 'source_transform',
            'source_target', 'random_affine', 'elastic_field', 'elastic_mask', 'blend_mask', 'blend', 'post_augment',
-           'self_blend']
+           'check_int', 'check_face', 'self_blend']
 
 # %% ../nbs/00_sbi.ipynb #8218c81c
 _FH_ORDER = [77,75,76,68,69,70,71,80,72,73,79,74,78] # raw 81-point indices of the forehead, in contour order
@@ -186,6 +186,27 @@ class _Timer:
         if self.times is None: return
         t = self.clock(); self.times[name] = self.times.get(name, 0.) + t - self.t; self.t = t
 
+# %% ../nbs/00_sbi.ipynb #e8e523a7
+def check_int(name:str, # the argument's name, as the guide documents it
+              v, # its value
+              lo:int=1): # the smallest value allowed
+    "`v` as an int when it is an integer >= `lo`, else a one-line ValueError naming `name`."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo: raise ValueError(f'{name} must be an integer >= {lo}, not {v!r}')
+    return int(v)
+
+def check_face(img, lms, box=None):
+    "A one-line ValueError naming `img`, `lms` or `box` when it is not an RGB uint8 image, (68|81, 2) finite landmarks or a (2+, 2) box."
+    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or 0 in img.shape:
+        what = f'{img.dtype} {img.shape}' if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f'img must be an RGB uint8 array of shape (H, W, 3), got {what}')
+    if lms is None: raise ValueError('lms is None: an SBI fake needs the face landmarks, a (68, 2) or (81, 2) array')
+    a = np.asarray(lms)
+    if a.shape not in ((68, 2), (81, 2)) or a.dtype.kind not in 'iuf' or not np.isfinite(a).all():
+        raise ValueError(f'lms must be finite numbers of shape (68, 2) or (81, 2), got {a.dtype} {a.shape}')
+    if box is not None and ((b := np.asarray(box)).ndim != 2 or len(b) < 2 or b.shape[1] != 2 or b.dtype.kind not in 'iuf'):
+        raise ValueError(f'box must be an array of shape (2+, 2) (two corners first), got {b.dtype} {b.shape}')
+
+
 # %% ../nbs/00_sbi.ipynb #b9ae819f
 def self_blend(img, # RGB uint8 frame
                lms, # (81|68, 2) landmarks in contour order
@@ -195,6 +216,8 @@ def self_blend(img, # RGB uint8 frame
                train:bool=True, # flip, random margins and post-augmentation
                times:dict=None): # if given, seconds spent per stage are added to it
     "One SBI pair from one frame: `(real, fake, mask)` crops at `image_size` (uint8, uint8, float32)."
+    check_face(img, lms, box); check_int('image_size', image_size)
+    if not isinstance(rng, np.random.Generator): raise ValueError(f'rng must be a numpy Generator (np.random.default_rng(seed)), not {type(rng).__name__}')
     tm = _Timer(times)
     flip = train and rng.random() < .5
     img, lms, box = loose_crop(img, lms, box)                   # a no-op on a crop it made (what `FaceCache` keeps)

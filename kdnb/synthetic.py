@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, cv2
 from fastcore.script import Param
 from .cli import run_cli
-from .sbi import _FH_ORDER
+from .sbi import _FH_ORDER, check_int, check_face
 
 # %% auto #0
 __all__ = ['synth_face', 'face_swap', 'make_synthetic_dataset', 'synth_summary', 'kdnb_synth']
@@ -126,6 +126,7 @@ def synth_face(seed:int, # identity
                size:int=256, # image side in pixels
                frame:int=0): # frame index: small pose and expression change within a video
     "A procedural RGB face (uint8, size×size×3) and its 81 landmarks in SBI's raw file order."
+    check_int('seed', seed, 0); check_int('size', size, 32); check_int('frame', frame, 0)
     s = _identity(np.random.default_rng([seed]))
     rng = np.random.default_rng([seed, frame, 1])
     e = _expression(rng)
@@ -136,7 +137,12 @@ def synth_face(seed:int, # identity
 # %% ../nbs/00b_synthetic.ipynb #0d38b9dc
 def face_swap(src_img, src_lms, dst_img, dst_lms, feather=.08):
     "Warp the inner face of `src_img` onto `dst_img` by their 68 landmarks, with colour correction and a soft mask."
+    for i, l in (('src', src_lms), ('dst', dst_lms)):
+        check_face(src_img if i == 'src' else dst_img, l)
+        if np.ptp(np.asarray(l, np.float32)[:68], 0).min() < 4: raise ValueError(f'{i}_lms span less than 4 px: the landmarks of a face, not of one point')
+    if not 0 < feather <= 1: raise ValueError(f'feather must be in (0, 1], not {feather!r}')
     M = cv2.estimateAffine2D(src_lms[:68].astype(np.float32), dst_lms[:68].astype(np.float32))[0]
+    if M is None: raise ValueError('face_swap: no affine map between src_lms and dst_lms (collinear landmarks?)')
     h, w = dst_img.shape[:2]
     warped = cv2.warpAffine(src_img, M, (w,h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     inner = dst_lms[list(range(1,16))+list(range(17,27))].astype(np.float32)
@@ -192,6 +198,9 @@ def make_synthetic_dataset(root='data/synthetic', # output folder
                            size:int=256, # frame side in pixels
                            seed:int=0): # dataset seed
     "Write synthetic faces in the SBI-preprocessed FF++ layout plus a FaceSwap manipulation of the test pairs."
+    for k, v in dict(n_videos=n_videos, n_frames=n_frames, size=size).items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise ValueError(f'{k} must be an integer, not {v!r}')
+    check_int('seed', seed, 0)
     if n_videos < 6 or n_videos % 2: raise ValueError(f'n_videos must be an even number >= 6, got {n_videos}')
     if n_frames < 1: raise ValueError(f'n_frames must be >= 1, got {n_frames}')
     if size < 64: raise ValueError(f'size must be >= 64, got {size}')
@@ -218,7 +227,7 @@ def synth_summary(root):
     root = Path(root); lines = []
     for sub in ('original_sequences/youtube/c23', 'manipulated_sequences/FaceSwap/c23'):
         vids = sorted((root/sub/'frames').iterdir())
-        lines.append(f'{sub}: {len(vids)} videos, {sum(len(list(v.glob("*.png"))) for v in vids)} frames (+ landmarks, retina)')
+        lines.append(f'{sub}: {len(vids)} videos, {sum(len([p for p in v.glob("*.png") if not p.name.startswith(".")]) for v in vids)} frames (+ landmarks, retina)')
     for s in ('train', 'val', 'test'): lines.append(f'{s}.json: {len(json.loads((root/f"{s}.json").read_text()))} pairs')
     return lines
 

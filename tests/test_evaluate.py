@@ -98,8 +98,9 @@ def test_run_folder_glob_checkpoint_record_and_fresh_folders(work, tmp_path):
         save_checkpoint(tmp_path/'output'/run_dir/'weights'/f'1_{auc:.4f}_val.pth', model, 1, auc)
     args = ('--checkpoint', 'output/teacher_*', '--data', work['root'], '--source', 'faceswap', '--bs', 16)
     run('kdnb_evaluate', *args, cwd=tmp_path); run('kdnb_evaluate', *args, cwd=tmp_path)
-    outs = sorted((tmp_path/'output').glob('eval_teacher__faceswap_*'))
-    assert len(outs) == 2, outs                                            # two runs, two folders
+    outs = sorted((tmp_path/'output').glob('eval_teacher_faceswap_*'))
+    assert len(outs) == 2, outs                                            # two runs, two folders, named without '__'
+    assert not any('__' in p.name for p in (tmp_path/'output').iterdir())
     m = json.loads((outs[0]/'metrics.json').read_text())
     best = tmp_path/'output/teacher_b/weights/1_0.7400_val.pth'
     assert m['checkpoint'] == 'output/teacher_b/weights/1_0.7400_val.pth'
