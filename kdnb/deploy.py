@@ -369,7 +369,9 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
     check_writable(out, folder=True)
     model, name, threshold = _load(model, name)   # every input resolved and checked before the long work
     model, S = model.cpu().float().eval(), model.image_size
-    if quantize: items, cal = _subset(eval_items(data, source, split), n_eval), _subset(eval_items(data, 'folder') if source == 'folder' else eval_items(data, 'sbi', 'val'), n_calib)
+    if quantize:   # the calibration crops ('val') and the evaluation items (`split`), both found before any export
+        cal = _subset(eval_items(data, 'folder') if source == 'folder' else eval_items(data, 'sbi', 'val'), n_calib)
+        items = _subset(eval_items(data, source, split), n_eval)
     clean_export_tmp(out)
     stem = out/(name.replace('/', '_').replace('@', '_') + ('_int8' if quantize else ''))
     if quantize:
