@@ -1,22 +1,25 @@
 """Batch-1 CPU latency of the full-size teacher and students in every deployed format, timed interleaved.
 
-Usage: python bench/deploy_latency.py [--threads N] [--n-runs N] [--models tf_efficientnet_b4,mobilevitv2_200,...]
+Usage: python bench/deploy_latency.py [--threads N (default 1)] [--n-runs N] [--models tf_efficientnet_b4,mobilevitv2_200,...]
 
 Random weights (latency does not depend on them); int8 files are calibrated on random pixels, which is fine for
 speed and never for accuracy (kdnb_export --quantize int8 --data calibrates on real crops and measures the AUC).
-Prints a markdown table: median ms per format and the ratio to the eager teacher (the first model).
+Prints a markdown table: min / median / max ms per format (kdnb.compare.interleaved, the timer kdnb_compare and kdnb_sweep use:
+eager, ONNX Runtime and ExecuTorch in the same rounds, the same thread count) and the ratio to the teacher (the first model)
+in the same format, the ratio the latency budget bounds.
 """
 import argparse, os, tempfile, time
+import numpy as np
 from pathlib import Path
 import pandas as pd, torch
 from kdnb.models import create_model
 from kdnb.deploy import load_exported
-from kdnb.compare import DEPLOYED, LABELS, deploy_files, interleaved, set_threads, hardware, md_table
+from kdnb.compare import DEPLOYED, LABELS, deploy_files, interleaved, spread, set_threads, hardware, md_table
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--models', default='tf_efficientnet_b4,mobilevitv2_200,mobilevitv2_150,mobilevitv2_100')
-    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--threads', type=int, default=1)
     p.add_argument('--n-runs', type=int, default=10)
     a = p.parse_args()
     set_threads(a.threads); torch.manual_seed(0)
@@ -28,11 +31,12 @@ def main():
             for k, f in deploy_files(m, Path(d)/arch).items(): runs[arch, k] = (load_exported(f, a.threads), x)
             print(f'{arch}: exported ({time.time()-t0:.0f} s)', flush=True)
         load0 = os.getloadavg()[0]
-        ms = interleaved(runs, a.n_runs)
-    ref = ms[a.models.split(',')[0], 'cpu']
-    df = pd.DataFrame([{'model': f'{arch}@{sizes[arch]}', 'format': LABELS[k], 'ms': v, 'x teacher eager': v / ref}
-                       for (arch, k), v in ms.items()]).set_index('model')
+        ts = interleaved(runs, a.n_runs, threads=a.threads)
+    teacher = a.models.split(',')[0]
+    df = pd.DataFrame([{'model': f'{arch}@{sizes[arch]}', 'format': LABELS[k], **dict(zip(('min ms', 'median ms', 'max ms'), spread(v))),
+                        'x teacher (same format)': float(np.median(v / ts[teacher, k]))} for (arch, k), v in ts.items()]).set_index('model')
     print(md_table(df, '{:.3g}'))
-    print(f'\n{hardware(a.threads)} (load average {load0:.1f} when timing began); batch 1, medians of {a.n_runs} interleaved rounds')
+    print(f'\n{hardware(a.threads, (load0, os.getloadavg()[0]))}; batch 1, {a.n_runs} interleaved rounds '
+          '(ratio: median of the per-round ratios to the teacher in the same format)')
 
 if __name__ == '__main__': main()

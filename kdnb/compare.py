@@ -12,33 +12,27 @@ from fastcore.basics import noop
 from .cli import run_cli, atomic_path, atomic_write, check_writable
 from .models import model_info
 from .evaluate import _as_model, _required, eval_items
-from .deploy import EXPORTERS, load_exported, score, calibration_crops, _subset
+from .deploy import EXPORTERS, load_exported, score, calibration_crops, _subset, _load
 
 # %% auto #0
-__all__ = ['DEPLOYED', 'LABELS', 'COLUMNS', 'PANELS', 'latency', 'set_threads', 'interleaved', 'PeakRSS', 'profile_model',
-           'agreement', 'hardware', 'md_table', 'deploy_files', 'verdict', 'budget_sentence', 'compare_models',
-           'plot_compare', 'save_compare', 'kdnb_compare']
+__all__ = ['DEPLOYED', 'LABELS', 'COLUMNS', 'PANELS', 'latency', 'set_threads', 'interleaved', 'spread', 'PeakRSS',
+           'profile_model', 'agreement', 'hardware', 'md_table', 'deploy_files', 'verdict', 'budget_ratios',
+           'budget_rule', 'budget_sentence', 'data_sources', 'compare_models', 'plot_compare', 'spread_table',
+           'save_compare', 'kdnb_compare']
 
 # %% ../nbs/04b_compare.ipynb #758e258b
 def latency(model:nn.Module, # takes [0,1] RGB
             image_size:int=None, # input side (default: the model's)
             n_runs:int=30, # timed runs; the median is returned
             warmup:int=5, # untimed runs first
-            threads:int=None, # CPU threads (default: torch's current setting)
+            threads:int=1, # CPU threads (None: torch's current setting)
             device='cpu', # 'cpu' or 'cuda'
            ) -> float:
-    "Median milliseconds of one batch-1 forward pass"
+    "Median milliseconds of one batch-1 forward pass (`interleaved` with one entry)"
     model = model.eval().to(device)
     x = torch.rand(1, 3, *[image_size or model.image_size]*2, device=device)
-    sync, n0 = torch.cuda.synchronize if str(device).startswith('cuda') else noop, torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for _ in range(warmup): model(x)
-            ts = []
-            for _ in range(n_runs): sync(); t = time.perf_counter(); model(x); sync(); ts.append(time.perf_counter() - t)
-    finally: torch.set_num_threads(n0)
-    return 1000 * statistics.median(ts)
+    sync = torch.cuda.synchronize if str(device).startswith('cuda') else noop
+    return float(np.median(interleaved({'m': (model, x)}, n_runs, warmup, threads, sync)['m']))
 
 # %% ../nbs/04b_compare.ipynb #ec257940
 def set_threads(threads:int=None):
@@ -48,13 +42,22 @@ def set_threads(threads:int=None):
 def interleaved(runs:dict, # name -> (function, input)
                 n_runs:int=20, # timed rounds
                 warmup:int=3, # untimed rounds first
+                threads:int=1, # torch CPU threads while timing (None: torch's current setting)
+                sync=noop, # called around each run (torch.cuda.synchronize on a GPU)
                ) -> dict:
-    "Median ms of each function on its input, timed in interleaved rounds so that changes in load hit all alike"
-    ts = {k: [] for k in runs}
-    with torch.no_grad():
-        for _ in range(warmup + n_runs):
-            for k, (f, x) in runs.items(): t = time.perf_counter(); f(x); ts[k].append(time.perf_counter() - t)
-    return {k: 1000 * statistics.median(v[warmup:]) for k, v in ts.items()}
+    "name -> ms of each timed round: one run of every function per round, so that changes in load hit all alike (kdnb's one timer)"
+    ts, n0 = {k: [] for k in runs}, torch.get_num_threads()
+    set_threads(threads)
+    try:
+        with torch.no_grad():
+            for _ in range(warmup + n_runs):
+                for k, (f, x) in runs.items(): sync(); t = time.perf_counter(); f(x); sync(); ts[k].append(time.perf_counter() - t)
+    finally: torch.set_num_threads(n0)
+    return {k: 1000 * np.array(v[warmup:]) for k, v in ts.items()}
+
+def spread(ms) -> tuple:
+    "`(min, median, max)` of timings or ratios"
+    return float(np.min(ms)), float(np.median(ms)), float(np.max(ms))
 
 # %% ../nbs/04b_compare.ipynb #29b6996f
 def _rss():
@@ -109,11 +112,15 @@ def agreement(p, q, threshold:float=0.5) -> float:
     return float(np.mean((np.asarray(p) > threshold) == (np.asarray(q) > threshold)))
 
 # %% ../nbs/04b_compare.ipynb #08f8346d
-def hardware(threads:int=None) -> str:
+def hardware(threads:int=None, # CPU threads used (None: torch's setting)
+             load:tuple=None, # `(start, end)` load averages of the run (None: the load now)
+            ) -> str:
     "One line naming the CPU model, the thread count, the load, torch's version and the GPU if present"
     try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
-    s = f'{cpu}, {threads or torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}'
+    n = threads or torch.get_num_threads()
+    ld = f'load average {load[0]:.1f} at the start and {load[1]:.1f} at the end' if load else f'load average {os.getloadavg()[0]:.1f}'
+    s = f"{cpu}, {n} thread{'s' * (n != 1)}, {ld}, torch {torch.__version__}"
     return s + (f', {torch.cuda.get_device_name()}' if torch.cuda.is_available() else '')
 
 def md_table(df:pd.DataFrame, fmt:str='{:.4g}') -> str:
@@ -142,36 +149,71 @@ def deploy_files(model, # a `KdnbModel`
     return res
 
 # %% ../nbs/04b_compare.ipynb #c399be09
-def verdict(ratio:float) -> str:
-    "A plain sentence on the student/teacher eager latency ratio"
-    s = f'student/teacher CPU latency: {ratio:.2f}x: '
-    return s + ('the student is faster.' if ratio < 1 else 'the student is NOT faster than the teacher on this hardware.')
+def _ms(v:float) -> str: return f'{v:.3g} ms'   # 0.37 ms stays 0.37 ms
+
+def _ratios(df:pd.DataFrame, k:str, rounds:dict=None):
+    "Student (second row) over teacher (first row) latency of format `k`: per-round ratios when `rounds` holds them, else the medians'"
+    t, s = df.index[:2]
+    if rounds and (t, k) in rounds and (s, k) in rounds: return rounds[s, k] / rounds[t, k]
+    return np.array([df[f'{k}_ms'].iloc[1] / df[f'{k}_ms'].iloc[0]])
+
+def verdict(df:pd.DataFrame, # `compare_models` table: teacher first, student second
+            rounds:dict=None, # (name, format) -> ms per interleaved round
+           ) -> str:
+    "Student/teacher latency ratio per deployed format (median and spread of the per-round ratios); eager shown apart, flagged when its spread crosses 1"
+    fmt = lambda k: '{1:.2f}× ({0:.2f}–{2:.2f})'.format(*spread(_ratios(df, k, rounds)))
+    dep = [k for k in LABELS if k != 'cpu' and f'{k}_ms' in df and df[f'{k}_ms'].iloc[:2].notna().all()]
+    s = ('student/teacher latency in the deployed formats, median (min–max) of the per-round ratios: ' + ', '.join(f'{LABELS[k]} {fmt(k)}' for k in dep) + '.'
+         if dep else 'no deployed format was timed: the latencies below are eager PyTorch only, which is not how either model runs deployed.')
+    lo, _, hi = spread(_ratios(df, 'cpu', rounds))
+    return s + f' Eager PyTorch (not deployed): {fmt("cpu")}' + (': its spread crosses 1, so eager timing cannot say which is faster.' if lo <= 1 <= hi else '.')
 
 # %% ../nbs/04b_compare.ipynb #34a7aa0b
+def budget_ratios(df:pd.DataFrame, # latencies, teacher first
+                  col:str, # a deployed latency column, e.g. 'pte_ms' or 'executorch_ms'
+                 ) -> pd.Series:
+    "What the latency budget bounds (kdnb_compare and kdnb_sweep alike): each student's latency over the teacher's in the same format"
+    return df[col].iloc[1:] / df[col].iloc[0]
+
+def budget_rule(budget:float) -> str:
+    "The definition of the budget, as both reports state it"
+    return f"Budget {budget:g}: a student may take {budget:g} × the teacher's latency in the same deployed format (eager PyTorch does not count)"
+
 def budget_sentence(df:pd.DataFrame, # `compare_models` table: teacher first, latency columns `*_ms`
-                    budget:float=0.6, # the latency the student may take, as a share of the teacher's eager latency
+                    budget:float=0.6, # the latency a student may take, as a share of the teacher's in the same deployed format
                    ) -> str:
-    "One sentence: which student formats run within `budget` × the teacher's eager CPU latency, or the nearest miss"
-    ref = df.cpu_ms.iloc[0]; limit = budget * ref
-    cands = sorted((df[c].iloc[i], df.index[i], c[:-3]) for i in range(1, len(df)) for c in df
-                   if c[:-3] in LABELS and c.endswith('_ms') and pd.notna(df[c].iloc[i]))
-    head = f"Budget {budget:g} × the teacher's eager {ref:.0f} ms = {limit:.0f} ms: "
-    if ok := [o for o in cands if o[0] <= limit]:
-        return head + ', '.join(f'{n} in {LABELS[k]} ({ms:.0f} ms, {ms/ref:.2f}×)' for ms, n, k in ok) + (' meets it.' if len(ok) == 1 else ' meet it.')
-    ms, n, k = cands[0]
-    return head + f'no student format meets it; the fastest, {n} in {LABELS[k]} at {ms:.0f} ms, is {ms/limit:.2f}× over.'
+    "One sentence: which student formats run within `budget` × the teacher's latency in the same deployed format, or the nearest miss"
+    cols = [f'{k}_ms' for k in LABELS if k != 'cpu' and f'{k}_ms' in df and pd.notna(df[f'{k}_ms'].iloc[0])]
+    cands = sorted((r, n, c) for c in cols for n, r in budget_ratios(df, c).items() if pd.notna(r))
+    if not cands: return budget_rule(budget) + ': no deployed format was timed, so it cannot be judged.'
+    desc = lambda r, n, c: f"{n} in {LABELS[c[:-3]]} ({_ms(df.loc[n, c])} against {_ms(df[c].iloc[0])}, {r:.2f}×)"
+    if ok := [o for o in cands if o[0] <= budget]:
+        return budget_rule(budget) + ': ' + ', '.join(desc(*o) for o in ok) + (' meets it.' if len(ok) == 1 else ' meet it.')
+    return budget_rule(budget) + f': no student format meets it; the nearest, {desc(*cands[0])}, is {cands[0][0]/budget:.2f}× over.'
 
 # %% ../nbs/04b_compare.ipynb #7a827ee2
-def _deployed_row(row, model, files, data_root, source, split, n_eval, threads):
-    "Add file sizes and, with data, fp32 and int8 AUCs to `row`; returns the timed functions and the fp32 probabilities"
+def data_sources(root) -> list:
+    "The evaluation sources `root` holds: 'sbi' (split files), its method folders, 'folder' (real/ and fake/)"
+    r = Path(root); m = r/'manipulated_sequences'
+    return (['sbi'] if list(r.glob('*.json')) else []) + (sorted(p.name for p in m.iterdir() if p.is_dir()) if m.is_dir() else []) + \
+           (['folder'] if (r/'real').is_dir() and (r/'fake').is_dir() else [])
+
+def _eval_items(root, source, split, n_eval):
+    "The evaluation items, resolved before any export or timing; an error names the sources the data has"
+    try: return _subset(eval_items(root, source, split), n_eval)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{str(e).splitlines()[0]}; --source {source!r} does not fit {root}, which has: {', '.join(data_sources(root)) or 'no known source'}") from None
+
+def _deployed_row(row, model, files, items, threads):
+    "Add file sizes and, with `items`, fp32 and int8 AUCs to `row`; returns the timed functions and the fp32 probabilities"
     S = model.image_size; x, runs, probs = torch.rand(1, 3, S, S), {'cpu': (model, torch.rand(1, 3, S, S))}, None
     for k, p in files.items(): runs[k] = (load_exported(p, threads), x); row[f'{k}_mb'] = p.stat().st_size / 2**20
-    if data_root is not None:
-        items = _subset(eval_items(data_root, source, split), n_eval)
-        r = score(model, items, S); row |= dict(frame_auc=r['frame_auc'], video_auc=r['video_auc']); probs = r['probs']
-        for k in [k for k in files if k.endswith('int8')]: row[f'{k}_auc'] = score(runs[k][0], items, S)['frame_auc']
+    if items is not None:
+        r = score(model, items, S, name=row['name']); row |= dict(frame_auc=r['frame_auc'], video_auc=r['video_auc']); probs = r['probs']
+        for k in [k for k in files if k.endswith('int8')]: row[f'{k}_auc'] = score(runs[k][0], items, S, name=f"{row['name']} {LABELS[k]}")['frame_auc']
     return runs, probs
 
+# %% ../nbs/04b_compare.ipynb #5a1dca20
 def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
                    student, # same kinds as `teacher`
                    *extra, # more models to add to the table
@@ -179,37 +221,39 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
                    source:str='faceswap', # evaluation source
                    split:str='test', # evaluation split (int8 calibration uses 'val')
                    n_runs:int=20, # timed rounds
-                   threads:int=None, # CPU threads
+                   threads:int=1, # CPU threads, stated in the report (None: torch's setting)
                    out=None, # folder for compare.md, compare.csv and compare.png (optional)
                    names=None, # row names (default: teacher, student, model3, ...)
                    kinds=tuple(DEPLOYED), # deployed formats to time besides eager (keys of `DEPLOYED`)
-                   budget:float=0.6, # student latency budget as a share of the teacher's eager latency
+                   budget:float=0.6, # student latency budget as a share of the teacher's latency in the same deployed format
                    n_calib:int=128, # int8 calibration crops (with `data_root`)
                    n_eval:int=2000, # evaluation faces at most
                    bs:int=None, # unused, kept for old callers
                   ) -> pd.DataFrame:
     "Teacher vs students: size, GMACs, interleaved latency of every deployed format, memory and, given data, AUC fp32/int8"
-    if not budget > 0: raise ValueError(f"--budget {budget:g}: must be a number > 0 (a share of the teacher's eager latency)")
+    if not budget > 0: raise ValueError(f"--budget {budget:g}: must be a number > 0 (a share of the teacher's latency in the same deployed format)")
     if not n_runs >= 1: raise ValueError(f'--n-runs {n_runs}: must be an integer >= 1')
-    if out: check_writable(out, folder=True)   # before minutes of timing, not after
-    specs = dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], [teacher, student, *extra]))
+    if out: check_writable(out, folder=True)   # every input checked before minutes of exporting and timing
+    load0, specs = os.getloadavg()[0], dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], [teacher, student, *extra]))
+    items = _eval_items(data_root, source, split, n_eval) if data_root is not None else None
+    models = {name: _load(spec, name)[0] for name, spec in specs.items()}   # every checkpoint found, readable and finite
     rows, runs, probs = {}, {}, {}
     if data_root is None and any(DEPLOYED[k][1] for k in kinds): print('int8 files calibrated on random pixels: latency only (give --data for AUCs)')
     with tempfile.TemporaryDirectory() as d:
-        for name, spec in specs.items():
-            row, model = profile_model(spec, name, n_runs=n_runs if torch.cuda.is_available() else 3, warmup=1, threads=threads)
+        for name, model in models.items():
+            row, model = profile_model(model, name, n_runs=n_runs if torch.cuda.is_available() else 3, warmup=1, threads=threads)
             calib = calibration_crops(data_root, model.image_size, source == 'folder', n_calib) if data_root is not None else None
             files = deploy_files(model, Path(d)/name, calib, kinds)
-            r, probs[name] = _deployed_row(row, model, files, data_root, source, split, n_eval, threads)
+            r, probs[name] = _deployed_row(row, model, files, items, threads)
             runs |= {(name, k): v for k, v in r.items()}; rows[name] = row
-        n0 = torch.get_num_threads(); set_threads(threads)
-        try: ms = interleaved(runs, n_runs)
-        finally: set_threads(n0)
-    for (name, k), v in ms.items(): rows[name][f'{k}_ms'] = v
+        print(f'timing {len(runs)} model formats in {n_runs} interleaved rounds', flush=True)
+        ts = interleaved(runs, n_runs, threads=threads)
+    for (name, k), v in ts.items(): rows[name][f'{k}_ms'] = float(np.median(v))
     df = pd.DataFrame(rows.values()).set_index('name')
     if data_root is not None: df['agreement'] = [agreement(probs[next(iter(probs))], p) for p in probs.values()]
     df = df[[c for c in COLUMNS if c in df]]
-    print(verdict(df.cpu_ms.iloc[1] / df.cpu_ms.iloc[0])); print(budget_sentence(df, budget))
+    df.attrs.update(rounds=ts, load=(load0, os.getloadavg()[0]), threads=threads)
+    print(verdict(df, ts)); print(budget_sentence(df, budget))
     if out: save_compare(df, out, threads, budget)
     return df
 
@@ -235,17 +279,25 @@ def plot_compare(df:pd.DataFrame, fname=None):
     return fig
 
 # %% ../nbs/04b_compare.ipynb #46814d77
-def save_compare(df:pd.DataFrame, out, threads:int=None, budget:float=0.6) -> Path:
-    "Write compare.md (table, hardware, verdict, budget), compare.csv and compare.png to `out`"
+def spread_table(df:pd.DataFrame) -> str:
+    "Markdown table of min / median / max ms per model and format over the interleaved rounds (`df.attrs['rounds']`)"
+    ts = df.attrs.get('rounds') or {}
+    rows = {f'{n} {LABELS[k]}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, k), v in ts.items()}
+    return md_table(pd.DataFrame.from_dict(rows, orient='index').rename_axis('model, format'), '{:.3g}') if rows else ''
+
+def save_compare(df:pd.DataFrame, out, threads:int=1, budget:float=0.6) -> Path:
+    "Write compare.md (table, spread, hardware and load, verdict, budget), compare.csv and compare.png to `out`"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out/'compare.csv', 'w') as f: df.to_csv(f)
     with atomic_path(out/'compare.png') as tmp: plt.close(plot_compare(df, tmp))
-    text = (f"{md_table(df)}\n\nMeasured on: {hardware(threads)}; batch 1, medians of interleaved runs.\n\n"
-            f"{verdict(df.cpu_ms.iloc[1] / df.cpu_ms.iloc[0])}\n\n{budget_sentence(df, budget)}\n")
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
+    n = len(next(iter(df.attrs.get('rounds', {}).values()), []))
+    text = (f"{md_table(df)}\n\nMeasured on: {hardware(threads, df.attrs.get('load'))}; batch 1, medians of {n} interleaved rounds "
+            f"(eager, ONNX Runtime and ExecuTorch in the same rounds, with the same thread count).\n\n{spread_table(df)}\n\n"
+            f"{verdict(df, df.attrs.get('rounds'))}\n\n{budget_sentence(df, budget)}\n")
+    if max(df.attrs.get('load', (os.getloadavg()[0],))) > (os.cpu_count() or 1):
         text += '\nOther work kept the CPU busy (load above the core count): the timings are rough.\n'
     with atomic_write(out/'compare.md', 'w') as f: f.write(text)
-    print(f'comparison written to {out.name}/compare.md (+ compare.csv, compare.png)')
+    print(f'comparison written to {out/"compare.md"} (+ compare.csv, compare.png)')
     return out
 
 # %% ../nbs/04b_compare.ipynb #e5bd1555
@@ -256,9 +308,9 @@ def _compare_cli(teacher:str=None, # teacher checkpoint spec or arch[@size] (ran
                  source:str='faceswap', # sbi | folder | a manipulation method (faceswap, deepfakes, ...)
                  split:str='test', # split of the sbi/faceswap layouts
                  formats:str='all', # deployed formats to time besides eager: all or comma-separated onnx,onnx_int8,pte,pte_int8
-                 budget:float=0.6, # student latency budget as a share of the teacher's eager latency
+                 budget:float=0.6, # student latency budget as a share of the teacher's latency in the same deployed format
                  n_runs:int=20, # timed rounds
-                 threads:int=None, # CPU threads (default: torch's)
+                 threads:int=1, # CPU threads for timing (stated in the report)
                  out:str='output/compare', # output folder
                 ):
     "Compare teacher and students: params, GMACs, deployed latency, file size, memory, AUC fp32/int8; writes compare.md/.csv/.png"

@@ -4,19 +4,20 @@
 
 # %% ../nbs/04a_deploy.ipynb #29c97313
 from __future__ import annotations
-import contextlib, importlib, json, os, sys, tempfile, warnings
+import contextlib, hashlib, importlib, io, json, os, sys, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from fastcore.basics import listify
 from glob import glob
 import kdnb
-from .cli import run_cli, atomic_path, atomic_write, check_writable
-from .models import load_checkpoint
+from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, _named
+from .models import load_checkpoint, resolve_checkpoint
 from .evaluate import _as_model, _required, eval_items, eval_dl, EvalDataset, metrics
 
 # %% auto #0
-__all__ = ['DEPLOY_HINT', 'EXPORTERS', 'need', 'Deployable', 'load_exported', 'export_executorch', 'export_onnx',
-           'export_torchscript', 'calibration_crops', 'score', 'auc_drop', 'export_model', 'kdnb_export']
+__all__ = ['DEPLOY_HINT', 'META_KEYS', 'EXPORTERS', 'KIND', 'need', 'Deployable', 'sha256', 'exported_meta', 'is_tmp',
+           'load_exported', 'export_executorch', 'export_onnx', 'export_torchscript', 'calibration_crops', 'score',
+           'auc_drop', 'verdict_change', 'export_model', 'kdnb_export']
 
 # %% ../nbs/04a_deploy.ipynb #402b7e6b
 DEPLOY_HINT = "pip install 'kdnb[deploy]'"
@@ -53,6 +54,48 @@ def _quiet():
         try: yield
         finally: sys.stderr.flush(); os.dup2(fd, 2); os.close(fd)
 
+# %% ../nbs/04a_deploy.ipynb #5a1dca02
+META_KEYS = ('arch', 'image_size', 'threshold', 'files')   # what every sidecar holds (and kdnb_version)
+
+def sha256(fname, bs:int=2**20) -> str:
+    "Hex SHA-256 of the bytes of `fname`"
+    h = hashlib.sha256()
+    with open(fname, 'rb') as f:
+        while b := f.read(bs): h.update(b)
+    return h.hexdigest()
+
+def _threshold_ok(t, what):
+    "`t` (None, or a number in [0, 1]), else one line naming `what`"
+    if t is None or (not isinstance(t, bool) and isinstance(t, (int, float)) and 0 <= t <= 1): return t
+    raise ValueError(f'{what}: threshold {t!r}: expected a number in [0, 1]')
+
+def _read_meta(meta:Path) -> dict:
+    "The sidecar `meta` as a dict with sane values, or one line naming the file and the key"
+    try: m = json.loads(meta.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise ValueError(f'{meta}: not valid JSON ({str(e).splitlines()[0]})') from None
+    if not isinstance(m, dict): raise ValueError(f'{meta}: not a kdnb_export sidecar (expected a JSON object)')
+    if miss := [k for k in META_KEYS if k not in m]: raise ValueError(f'{meta}: key {miss[0]!r} is missing')
+    S = m['image_size']
+    if isinstance(S, bool) or not isinstance(S, int) or not 8 <= S <= 2048: raise ValueError(f"{meta}: key 'image_size' is {S!r}: expected an integer from 8 to 2048")
+    _threshold_ok(m['threshold'], f"{meta}: key 'threshold'")
+    if not isinstance(m['arch'], str): raise ValueError(f"{meta}: key 'arch' is {m['arch']!r}: expected a timm model name")
+    if not isinstance(m['files'], dict): raise ValueError(f"{meta}: key 'files' is not an object of file name -> sha256 and bytes")
+    return m
+
+# %% ../nbs/04a_deploy.ipynb #5a1dca03
+def exported_meta(fname, # a .pte, .onnx or .pt file written by `export_model`
+                 ) -> dict:
+    "The checked sidecar of exported file `fname`: crop size, threshold, arch; refused unless it records `fname`'s exact bytes"
+    fname = Path(fname); meta = fname.with_suffix('.json')
+    if not meta.is_file(): raise FileNotFoundError(f'{meta}: missing; kdnb_export writes it beside {fname.name} (crop size, threshold) with its SHA-256')
+    m = _read_meta(meta); rec = m['files'].get(fname.name)
+    if not isinstance(rec, dict) or not {'sha256', 'bytes'} <= set(rec):
+        raise ValueError(f'{meta} does not record {fname}: they come from different exports (run kdnb_export again)')
+    if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
+    if fname.stat().st_size != rec['bytes'] or sha256(fname) != rec['sha256']:
+        raise ValueError(f'{fname} does not match {meta} (its SHA-256 differs from the one recorded at export): they come from different exports (run kdnb_export again)')
+    return m
+
 # %% ../nbs/04a_deploy.ipynb #0ea0bc83
 _et = {}
 def _et_threads(threads):
@@ -81,11 +124,18 @@ def _looks_like(fname:Path)->bool:
     at, head = _HEADS.get(fname.suffix, (0, b''))
     with open(fname, 'rb') as f: return f.read(at + len(head))[at:] == head
 
+def is_tmp(fname)->bool:
+    "Whether `fname` is a temporary file of an unfinished write (`.<name>.<random>.tmp.<ext>`): never a model or a frame"
+    n = Path(fname).name; return n.startswith('.') and '.tmp' in n
+
 def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
-                  threads:int=None): # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
+                  threads:int=None, # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
+                  check:bool=True): # refuse temporary names, and a file its sidecar (when present) does not record
     "A function from a [0,1] RGB batch (any size) to the logits of an exported file"
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
+    if check and is_tmp(fname): raise ValueError(f'{fname}: a temporary file an interrupted kdnb_export left, not an export (kdnb_export removes it)')
+    if check and fname.with_suffix('.json').is_file(): exported_meta(fname)
     if fname.suffix not in _READERS: raise ValueError(f'{fname}: expected a .pte, .onnx or .pt file')
     kind, read = _READERS[fname.suffix]
     try: m = read(fname, threads) if _looks_like(fname) else None
@@ -166,11 +216,11 @@ def export_torchscript(model:nn.Module, # a `KdnbModel`
                        calib=None): # int8 is not offered for TorchScript
     "TorchScript trace of `model` (the seed's format; PyTorch now recommends ExecuTorch for phones)"
     if calib is not None: raise ValueError('TorchScript has no int8 export here: use executorch or onnx')
-    S = model.image_size
+    S, buf = model.image_size, io.BytesIO()
     with warnings.catch_warnings():  # tracer and deprecation warnings
         warnings.simplefilter('ignore')
-        ts = torch.jit.trace(Deployable(model).eval(), torch.rand(1, 3, S+1, S+2), check_trace=False)
-        with atomic_path(fname) as tmp: ts.save(str(tmp))
+        torch.jit.save(torch.jit.trace(Deployable(model).eval(), torch.rand(1, 3, S+1, S+2), check_trace=False), buf)
+    with atomic_write(fname) as f: f.write(buf.getbuffer())   # a full disk is a Python OSError here, not an abort in C++
 
 # %% ../nbs/04a_deploy.ipynb #4dec8282
 def _subset(items, n):
@@ -192,38 +242,48 @@ def score(run, # a model, or a function from a [0,1] RGB batch to logits (`load_
           items, # evaluation items (`eval_items`)
           image_size:int, # crop side
           bs:int=16, # batch size
+          name:str='model', # how an error names `run`
          ) -> dict:
-    "`metrics` of `run` on `items` with its per-face fake probabilities under `probs`"
+    "`metrics` of `run` on `items` with its per-face fake probabilities under `probs`; NaN scores are an error naming `name`"
     ps, ys = [], []
-    for xb, yb in eval_dl(items, image_size, bs): ps.append(torch.as_tensor(run(xb)).float().softmax(1)[:, 1]); ys.append(yb)
+    for xb, yb in progress(eval_dl(items, image_size, bs), leave=False): ps.append(torch.as_tensor(run(xb)).float().softmax(1)[:, 1]); ys.append(yb)
     probs = torch.cat(ps).numpy()
+    if not np.isfinite(probs).all(): raise ValueError(f'{name}: gives NaN or infinite scores on {int((~np.isfinite(probs)).sum())} of {len(probs)} faces')
     return metrics(probs, torch.cat(ys).numpy(), [o.video for o in items], [o.frame for o in items]) | dict(probs=probs)
 
 def auc_drop(fp32:dict, int8:dict, name:str, max_drop:float=0.01) -> float:
-    "Print fp32 and int8 frame and video AUC with their difference; a warning line when int8 loses more than `max_drop`"
-    d = {k: int8[k] - fp32[k] for k in ('frame_auc', 'video_auc')}
-    print(f"{name}: frame AUC int8 {int8['frame_auc']:.4f} vs fp32 {fp32['frame_auc']:.4f} ({d['frame_auc']:+.4f}), "
-          f"video AUC {int8['video_auc']:.4f} vs {fp32['video_auc']:.4f} ({d['video_auc']:+.4f})")
-    worst = -min(d.values())
-    if worst > max_drop: print(f'warning: {name} loses {worst:.4f} AUC in int8, more than --max-drop {max_drop}')
-    return worst
+    "Print the frame AUC change of int8 (video AUC beside it with its video count); a warning when frame AUC drops by more than `max_drop`"
+    d = int8['frame_auc'] - fp32['frame_auc']
+    print(f"{name}: frame AUC int8 {int8['frame_auc']:.4f} vs fp32 {fp32['frame_auc']:.4f} ({d:+.4f}) on {fp32['n_frames']} frames; "
+          f"video AUC {int8['video_auc']:.4f} vs {fp32['video_auc']:.4f} on only {fp32['n_videos']} videos (noisy)")
+    if -d > max_drop: print(f'warning: {name} loses {-d:.4f} frame AUC in int8, more than --max-drop {max_drop}')
+    return -d
+
+def verdict_change(p32, p8, threshold:float=0.5) -> str:
+    "How int8 changes what a user sees on real crops: verdicts that agree with fp32 and the fake-probability difference"
+    p32, p8 = np.asarray(p32), np.asarray(p8); d = np.abs(p8 - p32)
+    agree = float(np.mean((p32 > threshold) == (p8 > threshold)))
+    return f'verdicts agree with fp32 on {agree:.1%} of {len(p32)} faces; fake probability differs by {d.mean():.3f} on average (max {d.max():.3f})'
 
 # %% ../nbs/04a_deploy.ipynb #1df078d0
+def _finite(model, what):
+    "`model`, or one line naming `what` when a weight is NaN or infinite (such a model scores NaN: it must never be exported or used)"
+    if bad := [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]:
+        raise ValueError(f'{what}: {len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]}); refusing this model')
+    return model
+
 def _load(spec, name=None):
-    "`(model, name, threshold)` from a module, a checkpoint spec, or `arch[@size]` (random weights)"
+    "`(model, name, threshold)` from a module, a checkpoint spec, or `arch[@size]` (random weights); non-finite weights refused"
     s = str(spec)
     if isinstance(spec, nn.Module) or (not glob(s) and timm.is_model(s.partition('@')[0])):
-        model, name = _as_model(spec, name); return model, name, getattr(model, 'threshold', None)
-    model, ckpt = load_checkpoint(s)
-    return model.eval(), name or model.arch, ckpt.get('threshold')
-
-def _write_meta(model, fname, threshold):
-    "The sidecar JSON that `kdnb_predict` reads beside an exported file: crop size, threshold, architecture"
-    meta = dict(arch=model.arch, image_size=model.image_size, threshold=threshold, kdnb_version=kdnb.__version__)
-    with atomic_write(fname, 'w') as f: json.dump(meta, f, indent=1)
+        model, name = _as_model(spec, name); return _finite(model, name), name, getattr(model, 'threshold', None)
+    fname = resolve_checkpoint(s, verbose=False)
+    model, ckpt = load_checkpoint(fname)
+    return _finite(model.eval(), fname), name or model.arch, _threshold_ok(ckpt.get('threshold'), fname)
 
 # %% ../nbs/04a_deploy.ipynb #876a84f9
 EXPORTERS = dict(executorch=(export_executorch, '.pte'), onnx=(export_onnx, '.onnx'), torchscript=(export_torchscript, '.pt'))
+KIND = dict(executorch='ExecuTorch', onnx='ONNX', torchscript='TorchScript')
 
 def _formats(formats, quantize):
     "The format names `formats` stands for, checked"
@@ -244,16 +304,52 @@ def _new_folders(out:Path):
             with contextlib.suppress(OSError): p.rmdir()   # a folder holding a file stays
         raise
 
-def _export_one(model, fmt, fname, calib):
-    "Export and reload one file; returns its check: max abs diff from eager, size, XNNPACK partitions"
-    parts = EXPORTERS[fmt][0](model, fname, calib)
-    run, S = load_exported(fname), model.image_size
-    res = dict(format=fmt, max_diff=_max_diff(run, model, [(S, S), (S*3//2 + 1, S*5//4)]), mb=fname.stat().st_size/2**20)
+# %% ../nbs/04a_deploy.ipynb #5a1dca04
+@contextlib.contextmanager
+def _staged(fnames:list):
+    "Temporary paths beside `fnames`; if the block succeeds, the written ones replace their files in order (the sidecar last); else none"
+    tmps = {}
+    try:
+        for f in fnames:
+            try: fd, t = tempfile.mkstemp(dir=f.parent, prefix=f'.{f.name}.', suffix=f'.tmp{f.suffix}')
+            except OSError as e: raise _named(e, f) from None
+            os.close(fd); tmps[f] = Path(t)
+        yield tmps
+        for f, t in tmps.items():
+            if t.stat().st_size: os.replace(t, f)   # a format skipped (its package missing) wrote nothing and replaces nothing
+    finally:
+        for t in tmps.values(): t.unlink(missing_ok=True)
+
+def clean_export_tmp(out) -> list:
+    "Remove the temporary model and sidecar files an interrupted export left in `out`; returns them"
+    found = [p for p in stale_tmp(out) if p.suffix in ('.pte', '.onnx', '.pt', '.json')] if Path(out).is_dir() else []
+    for p in found: p.unlink(missing_ok=True)
+    if found: print(f'removed {len(found)} temporary file(s) an interrupted export left in {out}')
+    return found
+
+def _sidecar(model, threshold, files:dict, old:Path) -> dict:
+    "The sidecar of the `files` just written (name -> path); entries of the same stem's other files kept when the old sidecar agrees"
+    m = dict(arch=model.arch, image_size=model.image_size, threshold=threshold, kdnb_version=kdnb.__version__, files={})
+    try: o = _read_meta(old)
+    except (OSError, ValueError): o = {}
+    if o and all(o[k] == m[k] for k in ('arch', 'image_size', 'threshold')): m['files'] = {n: r for n, r in o['files'].items() if n not in files}
+    return m | dict(files=m['files'] | {n: dict(sha256=sha256(p), bytes=p.stat().st_size) for n, p in files.items()})
+
+# %% ../nbs/04a_deploy.ipynb #5a1dca05
+def _export_one(model, fmt, fname, tmp, calib):
+    "Export to `tmp` (for `fname`) and reload it; returns its check (max abs diff from eager on random inputs, size, XNNPACK partitions) and runner"
+    print(f"{fname.name}: exporting ({KIND[fmt]} {'int8' if calib is not None else 'fp32'})", flush=True)
+    try: parts = EXPORTERS[fmt][0](model, tmp, calib)
+    except OSError as e: raise _named(e, fname) if e.errno and is_tmp(e.filename or '') else e from None
+    run, S = load_exported(tmp, check=False), model.image_size
+    res = dict(format=fmt, max_diff=_max_diff(run, model, [(S, S), (S*3//2 + 1, S*5//4)]), mb=tmp.stat().st_size/2**20)
     if parts is not None: res['partitions'] = parts
-    print(f"{fname.name}: max abs diff vs eager {res['max_diff']:.1e}, {res['mb']:.2f} MB" +
-          (f', {parts} XNNPACK partitions' if parts is not None else ''))
+    parts = f', {parts} XNNPACK partitions' if parts is not None else ''
+    if calib is None: print(f"{fname.name}: logits within {res['max_diff']:.1e} of the eager model's on random inputs, {res['mb']:.2f} MB{parts}")
+    else: print(f"{fname.name}: {res['mb']:.2f} MB{parts}")
     return res, run
 
+# %% ../nbs/04a_deploy.ipynb #5a1dca06
 def export_model(model, # model, checkpoint spec or `arch[@size]`
                  out='output/export', # folder for the exported files
                  formats='all', # 'all', or one or a list of `EXPORTERS`' keys
@@ -263,39 +359,49 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
                  split:str='test', # split the fp32 and int8 AUCs are measured on
                  n_calib:int=128, # calibration crops
                  n_eval:int=2000, # evaluation faces at most (evenly spaced)
-                 max_drop:float=0.01, # int8 AUC loss above which a warning is printed
+                 max_drop:float=0.01, # int8 frame AUC loss above which a warning is printed
                  atol:float=1e-4, # largest accepted abs difference from the eager model (fp32)
                  name:str=None, # file stem (default: the architecture)
                 ) -> dict:
-    "Export to ExecuTorch, ONNX and TorchScript (fp32, or int8 checked on real crops); returns {path: check}"
-    fmts = _formats(formats, quantize)
+    "Export to ExecuTorch, ONNX and TorchScript (fp32, or int8 checked on real crops) with their sidecar; returns {path: check}"
+    fmts, out = _formats(formats, quantize), Path(out)
     if quantize and data is None: raise ValueError('--quantize int8 needs --data: int8 is calibrated and checked on real validation crops')
-    model, name, threshold = _load(model, name)
-    model, S, out, res = model.cpu().float().eval(), model.image_size, Path(out), {}
     check_writable(out, folder=True)
+    model, name, threshold = _load(model, name)   # every input resolved and checked before the long work
+    model, S = model.cpu().float().eval(), model.image_size
+    if quantize:   # the calibration crops ('val') and the evaluation items (`split`), both found before any export
+        cal = _subset(eval_items(data, 'folder') if source == 'folder' else eval_items(data, 'sbi', 'val'), n_calib)
+        items = _subset(eval_items(data, source, split), n_eval)
+    clean_export_tmp(out)
     stem = out/(name.replace('/', '_').replace('@', '_') + ('_int8' if quantize else ''))
     if quantize:
-        calib, items = calibration_crops(data, S, source == 'folder', n_calib), _subset(eval_items(data, source, split), n_eval)
-        fp32 = score(model, items, S)
-    with _new_folders(out): _export_all(model, fmts, formats, stem, quantize and (calib, items, fp32), max_drop, res)
-    if not quantize and (bad := {p.name: r['max_diff'] for p, r in res.items() if not r['max_diff'] <= atol}):
-        raise RuntimeError(f'export differs from the eager model by more than {atol}: {bad}')
-    _write_meta(model, stem.with_suffix('.json'), threshold)
+        print(f'calibrating int8 on {len(cal)} validation crops; measuring AUCs on {len(items)} {split} faces', flush=True)
+        calib = torch.stack([x for x, _ in progress(EvalDataset(cal, S), leave=False)]); fp32 = score(model, items, S, name=name)
+    with _new_folders(out):
+        out.mkdir(parents=True, exist_ok=True)
+        with _staged([stem.with_suffix(EXPORTERS[f][1]) for f in fmts] + [stem.with_suffix('.json')]) as tmps:
+            res = _export_all(model, fmts, formats, tmps, quantize and (calib, items, fp32, threshold), max_drop)
+            if not quantize and (bad := {p.name: r['max_diff'] for p, r in res.items() if not r['max_diff'] <= atol}):
+                raise RuntimeError(f'export differs from the eager model by more than {atol}: {bad}; nothing was replaced')
+            tmps[stem.with_suffix('.json')].write_text(json.dumps(_sidecar(model, threshold, {p.name: tmps[p] for p in res}, stem.with_suffix('.json')), indent=1))
     return res
 
-def _export_all(model, fmts, formats, stem, int8, max_drop, res):
-    "Export every format of `fmts` into `res`; with `int8` = (calib, items, fp32 scores), score each file against fp32"
-    S, (calib, items, fp32) = model.image_size, int8 or (None, None, None)
+def _export_all(model, fmts, formats, tmps, int8, max_drop) -> dict:
+    "Export every format of `fmts` to its temporary file; with `int8` = (calib, items, fp32 scores, threshold), score each against fp32"
+    S, (calib, items, fp32, thr), res = model.image_size, int8 or (None,)*4, {}
     for f in fmts:
-        p = stem.with_suffix(EXPORTERS[f][1])
-        try: res[p], run = _export_one(model, f, p, calib)
+        p = [o for o in tmps if o.suffix == EXPORTERS[f][1]][0]
+        try: res[p], run = _export_one(model, f, p, tmps[p], calib)
         except ImportError as e:
             if formats != 'all': raise
             print(f'{f}: skipped, {e}'); continue
         if int8:
-            r = score(run, items, S)
-            res[p] |= {k: r[k] for k in ('frame_auc', 'video_auc')} | {f'fp32_{k}': fp32[k] for k in ('frame_auc', 'video_auc')}
+            print(f'{p.name}: measuring AUC on {len(items)} faces', flush=True)
+            r = score(run, items, S, name=p.name)
+            res[p] |= {k: r[k] for k in ('frame_auc', 'video_auc', 'n_videos')} | {f'fp32_{k}': fp32[k] for k in ('frame_auc', 'video_auc')}
             res[p]['drop'] = auc_drop(fp32, r, p.name, max_drop)
+            print(f'{p.name}: {verdict_change(fp32["probs"], r["probs"], thr or 0.5)}')
+    return res
 
 # %% ../nbs/04a_deploy.ipynb #73aca1fc
 def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_DIR best", an SBI checkpoint or arch[@size]

@@ -11,8 +11,8 @@ from fastcore.script import Param
 from .cli import run_cli, atomic_write, progress, check_writable
 from .data import read_image, face_box, final_crop
 from .faces import load_detector, sample_frames, VIDEO_EXTS
-from .models import load_checkpoint
-from .deploy import load_exported
+from .models import load_checkpoint, resolve_checkpoint
+from .deploy import load_exported, exported_meta, is_tmp, _finite, _threshold_ok
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'save_predictions',
@@ -23,13 +23,18 @@ def load_predictor(model, # a kdnb checkpoint spec, an SBI checkpoint, or a .pte
                   ) -> tuple:
     "`(run, image_size, threshold)`: a function from crops to logits, its crop side, and the stored threshold or None"
     p = Path(str(model))
+    if is_tmp(p): raise ValueError(f'{p}: a temporary file an interrupted write left, not a model (the command that wrote it removes it when run again)')
     if p.suffix in ('.pte', '.onnx', '.pt'):
-        meta = p.with_suffix('.json')
-        if not meta.is_file(): raise FileNotFoundError(f'{meta}: missing; kdnb_export writes it beside {p.name} (crop size, threshold)')
-        m = json.loads(meta.read_text())
-        return load_exported(p), int(m['image_size']), m.get('threshold')
-    net, ckpt = load_checkpoint(str(model))
-    return torch.no_grad()(net.eval()), net.image_size, ckpt.get('threshold')
+        if not p.with_suffix('.json').is_file(): exported_meta(p)   # no sidecar: say so first
+        run = load_exported(p, check=False)   # then a file that is no model is named as such
+        m = exported_meta(p)   # crop size and threshold, only from the sidecar that records this very file
+        with torch.no_grad(): ok = torch.isfinite(torch.as_tensor(run(torch.rand(1, 3, m['image_size'], m['image_size'])))).all()
+        if not ok: raise ValueError(f'{p}: gives NaN or infinite logits; refusing this model')
+        return run, m['image_size'], m['threshold']
+    fname = resolve_checkpoint(str(model), verbose=False)
+    net, ckpt = load_checkpoint(fname)
+    _finite(net, fname)   # NaN weights would print nan for every file
+    return torch.no_grad()(net.eval()), net.image_size, _threshold_ok(ckpt.get('threshold'), fname)
 
 # %% ../nbs/04e_predict.ipynb #9615b9fd
 def face_crops(img, # RGB uint8 frame
@@ -47,10 +52,10 @@ def face_crops(img, # RGB uint8 frame
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
 
 def media_files(paths) -> list:
-    "The images and videos among `paths`, folders searched recursively in sorted order"
+    "The images and videos among `paths`, folders searched recursively in sorted order (temporary files of unfinished writes left out)"
     res = []
     for p in map(Path, paths):
-        if p.is_dir(): res += sorted(o for o in p.rglob('*') if o.is_file() and o.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS)
+        if p.is_dir(): res += sorted(o for o in p.rglob('*') if o.is_file() and not is_tmp(o) and o.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS)
         elif p.is_file(): res.append(p)
         else: raise FileNotFoundError(f'{p}: no such file or folder')
     if not res: raise ValueError(f"no image or video found in {', '.join(map(str, paths))}")
@@ -73,6 +78,7 @@ def score_file(fname, # an image or a video
     x = torch.from_numpy(np.stack([c for *_, c in faces])).permute(0, 3, 1, 2).float().div_(255)
     p = torch.cat([torch.as_tensor(run(b)).float().softmax(1)[:, 1] for b in x.split(bs)]).numpy()
     df = pd.DataFrame(dict(frame=[i for i, *_ in faces], face=[j for _, j, _ in faces], prob=p))
+    if not np.isfinite(p).all(): raise RuntimeError(f'{fname}: the model gives NaN or infinite scores; no verdict')
     fr = df.groupby('frame').prob.max()
     return res | dict(frames_with_faces=len(fr), prob=float(fr.mean()), per_face=df.to_dict('records'))
 

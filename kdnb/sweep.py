@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_sweep.ipynb #00000002
 from __future__ import annotations
-import difflib, importlib.util, json, math, os, statistics, time
+import difflib, importlib.util, json, math, os, time
 from datetime import datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
@@ -17,11 +17,11 @@ from .config import DEFAULTS, load_config, _check_name, _read_config
 from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
-from .compare import hardware, md_table
+from .compare import hardware, md_table, interleaved, spread, budget_ratios, _ms
 import kdnb.deploy as deploy
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'FORMAT_NAMES', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student',
+__all__ = ['FORMAT_NAMES', 'RUNTIMES', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student',
            'eval_sources', 'check_sources', 'evaluate_all', 'time_interleaved', 'deployed_formats', 'export_one',
            'profile_models', 'pareto_front', 'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep',
            'kdnb_sweep']
@@ -153,21 +153,13 @@ def time_interleaved(fns:dict, # key -> function of one input
                      xs:dict, # key -> its input
                      n_runs:int=30, # timed runs of each
                      warmup:int=3, # untimed runs of each first
-                     threads:int=None, # torch CPU threads (default: torch's setting)
+                     threads:int=1, # torch CPU threads (None: torch's setting)
                     ) -> dict:
-    "key -> median ms of `fns[key](xs[key])`, one run of each in turn, so that other load falls on all alike"
-    ts, n0 = {k: [] for k in fns}, torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for k, f in fns.items():
-                for _ in range(warmup): f(xs[k])
-            for _ in range(n_runs):
-                for k, f in fns.items(): t = time.perf_counter(); f(xs[k]); ts[k].append(time.perf_counter() - t)
-    finally: torch.set_num_threads(n0)
-    return {k: 1000 * statistics.median(v) for k, v in ts.items()}
+    "key -> ms of each timed round: `kdnb.compare.interleaved`, the one timer kdnb_compare, kdnb_sweep and the benchmarks share"
+    return interleaved({k: (f, xs[k]) for k, f in fns.items()}, n_runs, warmup, threads)
 
 # %% ../nbs/04c_sweep.ipynb #0000001c
+FORMAT_NAMES = dict(eager='eager PyTorch', onnx='ONNX Runtime', executorch='ExecuTorch (XNNPACK)')
 RUNTIMES = dict(executorch=('executorch', '.pte'), onnx=('onnxruntime', '.onnx'))  # deployed formats, best first
 
 def deployed_formats() -> list:
@@ -175,16 +167,9 @@ def deployed_formats() -> list:
     ex = getattr(deploy, 'EXPORTERS', {})
     return [f for f, (mod, _) in RUNTIMES.items() if f in ex and importlib.util.find_spec(mod)]
 
-def _runner(fname:Path, threads:int=None):
-    "A function running the exported file `fname` on a [0,1] RGB batch (`threads`: ONNX Runtime's intra-op threads)"
-    if fname.suffix == '.onnx':
-        import onnxruntime as ort
-        so = ort.SessionOptions(); so.intra_op_num_threads = threads or torch.get_num_threads()
-        s = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider']); i = s.get_inputs()[0].name
-        return lambda x: s.run(None, {i: x.numpy()})[0]
-    from executorch.runtime import Runtime
-    m = Runtime.get().load_program(str(fname)).load_method('forward')
-    return lambda x: m.execute([x])[0]
+def _runner(fname:Path, threads:int=1):
+    "A function running the exported file `fname` on a [0,1] RGB batch: `kdnb.deploy.load_exported` (quiet, its sidecar checked)"
+    return deploy.load_exported(fname, threads)
 
 # %% ../nbs/04c_sweep.ipynb #0000001d
 def export_one(model, # a `KdnbModel`
@@ -205,7 +190,7 @@ def profile_models(models:dict, # name -> `KdnbModel`
                    formats=('eager',), # 'eager' and keys of `RUNTIMES`
                    out=None, # folder for the exported files
                    n_runs:int=30, # timed runs per model and format
-                   threads:int=None, # CPU threads (default: torch's setting)
+                   threads:int=1, # CPU threads (None: torch's setting)
                   ) -> tuple:
     "`(df, notes)`: params, GMACs, file size and interleaved batch-1 CPU latency per format of every model"
     rows, fns, xs, notes = {}, {}, {}, []
@@ -214,11 +199,18 @@ def profile_models(models:dict, # name -> `KdnbModel`
         rows[name] = dict(arch=m.arch, image_size=m.image_size, params_m=info['params']/1e6, gmacs=info['gmacs'])
         for f in formats:
             try: fns[name, f] = m if f == 'eager' else _runner(fname := export_one(m, f, out, name.replace('@', '_')), threads)
-            except Exception as e: notes.append(f'{name}: no {f} latency ({one_line(e)})'); print(notes[-1]); continue
+            except Exception as e: notes.append(f'{name}: no {FORMAT_NAMES[f]} latency, its export failed: {_why(e)}'); print(notes[-1]); continue
             if f != 'eager': rows[name][f'{f}_mb'] = fname.stat().st_size / 2**20
             xs[name, f] = torch.rand(1, 3, m.image_size, m.image_size)
-    for (name, f), ms in time_interleaved(fns, xs, n_runs, threads=threads).items(): rows[name][f'{f}_ms'] = ms
-    return pd.DataFrame.from_dict(rows, orient='index'), notes
+    ts = time_interleaved(fns, xs, n_runs, threads=threads)
+    for (name, f), ms in ts.items(): rows[name][f'{f}_ms'] = float(np.median(ms))
+    df = pd.DataFrame.from_dict(rows, orient='index'); df.attrs['rounds'] = ts
+    return df, notes
+
+def _why(e:BaseException) -> str:
+    "One line for a failed export: the first line of its message, cut at 160 characters"
+    s = (one_line(e).strip().splitlines() or [type(e).__name__])[0]
+    return s if len(s) <= 160 else s[:157] + '...'
 
 # %% ../nbs/04c_sweep.ipynb #00000022
 def pareto_front(x, # latency of each point (lower is better)
@@ -232,26 +224,26 @@ def pareto_front(x, # latency of each point (lower is better)
     return front
 
 # %% ../nbs/04c_sweep.ipynb #00000025
-FORMAT_NAMES = dict(eager='eager PyTorch', onnx='ONNX Runtime', executorch='ExecuTorch (XNNPACK)')
-
-def budget_sentence(df:pd.DataFrame, # a 'teacher' row and one row per student
+def budget_sentence(df:pd.DataFrame, # a 'teacher' row first and one row per student
                     x:str, # latency column, e.g. 'onnx_ms'
-                    budget:float=0.6, # fraction of the teacher's latency a student may take
+                    budget:float=0.6, # fraction of the teacher's latency in the same format a student may take
                     y:str=None, # AUC column (None: latency only)
                     y_desc:str=None, # how to name `y` in the sentence
                    ) -> str:
-    "One sentence: the most accurate student within `budget` x the teacher's latency, or why there is none"
+    "One sentence: the most accurate student within `budget` x the teacher's latency in the same format (`budget_ratios`), or why there is none"
     t, st = df.loc['teacher'], df.drop(index='teacher')
-    lim = budget * t[x]; ok = st[st[x] <= lim]
-    head = f"budget of {budget:g} x the teacher's {FORMAT_NAMES.get(x[:-3], x)} latency ({lim:.3g} ms)"
+    r = budget_ratios(df.loc[['teacher', *st.index]], x); ok = st[r <= budget]
+    fmt = FORMAT_NAMES.get(x[:-3], x)
+    head = (f"budget of {budget:g} x the teacher's latency in the same deployed format, here {fmt} ({_ms(budget * t[x])})" if x[:-3] != 'eager' else
+            f"budget of {budget:g} x the teacher's eager PyTorch latency ({_ms(budget * t[x])}; no deployed format was timed, so this is indicative only)")
     if ok.empty:
         n = st[x].idxmin()
-        return f"No student meets the {head}: the fastest, {n}, takes {st.loc[n, x]:.3g} ms ({st.loc[n, x]/t[x]:.2f}x the teacher)."
+        return f"No student meets the {head}: the fastest, {n}, takes {_ms(st.loc[n, x])} ({r[n]:.2f}x the teacher)."
     if y is None or ok[y].isna().all():
-        return f"Within the {head}: " + ', '.join(f'{n} ({r[x]:.3g} ms, {r[x]/t[x]:.2f}x)' for n, r in ok.sort_values(x).iterrows()) + '.'
-    n = ok[y].idxmax(); r = ok.loc[n]
-    return (f"Most accurate student within the {head}: {n}, {y_desc or y} {r[y]:.3f} ({r[y] - t[y]:+.3f} against the teacher) "
-            f"at {r[x]:.3g} ms ({r[x]/t[x]:.2f}x the teacher).")
+        return f"Within the {head}: " + ', '.join(f'{n} ({_ms(q[x])}, {r[n]:.2f}x)' for n, q in ok.sort_values(x).iterrows()) + '.'
+    n = ok[y].idxmax(); q = ok.loc[n]
+    return (f"Most accurate student within the {head}: {n}, {y_desc or y} {q[y]:.3f} ({q[y] - t[y]:+.3f} against the teacher) "
+            f"at {_ms(q[x])} ({r[n]:.2f}x the teacher).")
 
 # %% ../nbs/04c_sweep.ipynb #00000029
 def plot_pareto(df:pd.DataFrame, # one row per model (index: name), the teacher's named 'teacher'
@@ -309,6 +301,16 @@ def write_sweep(d, # sweep folder
     with atomic_write(d/'sweep.md', 'w') as f: f.write(_report(df, plan, sentence, notes, bool(y)))
     return sentence
 
+def _spread(df) -> list:
+    "Lines of sweep.md on the spread of the interleaved rounds, and the students whose eager ratio to the teacher crosses 1"
+    ts = df.attrs.get('rounds') or {}
+    if not ts: return []
+    rows = {f'{n} {FORMAT_NAMES[f]}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, f), v in ts.items()}
+    vague = [n for (n, f) in ts if f == 'eager' and n != 'teacher' and ('teacher', 'eager') in ts
+             and (lambda r: r[0] <= 1 <= r[2])(spread(ts[n, f] / ts['teacher', 'eager']))]
+    return [md_table(pd.DataFrame.from_dict(rows, orient='index').rename_axis('model, format'), '{:.3g}'), ''] + \
+           ([f"Eager PyTorch cannot say whether {', '.join(vague)} is faster than the teacher: the spread of its per-round ratios crosses 1.\n"] if vague else [])
+
 def _report(df, plan, sentence, notes, plot):
     "The text of sweep.md"
     cfg, t = plan.config, df.loc['teacher']
@@ -318,7 +320,8 @@ def _report(df, plan, sentence, notes, plot):
     lines = ['# Student sweep\n', f"Teacher `{t.arch}@{t.image_size}`" + (f" (`{plan.teacher}`)" if plan.teacher else '') + f"; {len(df) - 1} students, {how}\n",
              md_table(df), '', f"Columns: parameters in millions; GMACs at batch 1; `<format>_ms` median CPU latency at batch 1 over {plan.n_runs} "
              f"interleaved runs; `<format>_mb` exported file size; `auc_<source>` {plan.metric} on {srcs}; `lost_<source>` the teacher's AUC minus the row's.\n",
-             f'Measured on: {plan.hardware}.\n', *(['![pareto](pareto.png)\n'] if plot else []), f'**{sentence}**\n', *[f'- {n}' for n in notes]]
+             f'Measured on: {plan.hardware}; eager, ONNX Runtime and ExecuTorch timed in the same rounds with the same thread count '
+             f'(min / median / max ms below).\n', *_spread(df), *(['![pareto](pareto.png)\n'] if plot else []), f'**{sentence}**\n', *[f'- {n}' for n in notes]]
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/04c_sweep.ipynb #0000002e
@@ -392,7 +395,7 @@ def sweep(config=None, # JSON config: data, epochs, schedule, seed and the teach
           formats=None, # 'auto' (eager and the best deployed format) or a list such as 'eager,onnx'
           metric:str='video_auc', # 'video_auc' or 'frame_auc'
           n_runs:int=30, # timed runs per model and format
-          threads:int=None, # CPU threads for timing (default: torch's setting)
+          threads:int=1, # CPU threads for timing, stated in the report (None: torch's setting)
           bs:int=32, # evaluation batch size
           out='output', # parent of the sweep folder
          ) -> Path:
@@ -409,11 +412,11 @@ def sweep(config=None, # JSON config: data, epochs, schedule, seed and the teach
     except KeyboardInterrupt: interrupt_hint(f'continue with: kdnb_sweep --resume {d}'); raise
     load = os.getloadavg()[0]
     lat, notes = profile_models(_models(plan, d, latency_only), plan.formats, d/'export', n_runs, threads)
-    plan |= dict(n_runs=n_runs, hardware=f'{hardware(threads)} (load average {load:.1f} before timing)')
+    plan |= dict(n_runs=n_runs, hardware=hardware(threads, (load, os.getloadavg()[0])))
     df = sweep_table(lat, evals, plan.metric)
     sentence = write_sweep(d, df, plan, budget, notes)
     print(md_table(df))
-    print(f'{sentence}\nwrote {d}/sweep.md (+ sweep.csv' + (', pareto.png)' if evals else ')'))
+    print(f'{sentence}\n' + ''.join(f'{n}\n' for n in notes) + f'wrote {d}/sweep.md (+ sweep.csv' + (', pareto.png)' if evals else ')'))
     return d
 
 # %% ../nbs/04c_sweep.ipynb #00000031
@@ -427,7 +430,7 @@ def _sweep_cli(config:Param('JSON config, e.g. configs/config_SBI.json (not need
                formats:str=None, # latency formats: auto (eager and the best deployed one) or a list such as eager,onnx,executorch
                metric:str='video_auc', # video_auc or frame_auc
                n_runs:int=30, # timed runs per model and format
-               threads:int=None, # CPU threads for timing (default: torch's)
+               threads:int=1, # CPU threads for timing (stated in the report)
                bs:int=32, # evaluation batch size
                out:str='output'): # folder that holds the sweeps
     "Distil several students from one teacher and plot the AUC each keeps against its deployed latency"

@@ -26,9 +26,11 @@ def test_sweep_cli_and_resume(sweep_dir):
     assert np.isfinite(res[['auc_val', 'auc_faceswap', 'lost_val', 'lost_faceswap']].values).all()
     assert (res.eager_ms > 0).all() and (res.onnx_ms > 0).all()
     assert (sw/'pareto.png').stat().st_size > 5000
-    sentence = next(l for l in r.stdout.splitlines() if "budget of 0.6 x the teacher's ONNX Runtime latency" in l)
+    sentence = next(l for l in r.stdout.splitlines() if "budget of 0.6 x the teacher's latency in the same deployed format, here ONNX Runtime" in l)
     assert f'**{sentence}**' in (sw/'sweep.md').read_text()
     assert f'wrote output/{sw.name}/sweep.md' in r.stdout
+    md = (sw/'sweep.md').read_text()
+    assert ', 1 thread, load average ' in md and ' at the end' in md and '| min ms | median ms | max ms |' in md
 
     before = sorted(sw.glob('*/stage*'))
     r2 = run('kdnb_sweep', '--resume', sw, *args, cwd=d, timeout=600)
