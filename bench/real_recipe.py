@@ -208,7 +208,8 @@ def main(argv=None):
     base = [f'data.root={root}', 'data.frames=null', 'image_size=160', 'student_arch=efficientnet_lite0', 'student_image_size=112',
             'teacher_arch=efficientnet_lite0', f'student_pretrained={weights}', f'teacher_pretrained={weights}',
             f'epoch={a.epochs}', f'batch_size={a.bs}', 'num_workers=0', 'top_k=1'] + ([f'lr={a.lr}'] if a.lr else []) + a.set
-    print(f'# real_recipe: {" ".join(sys.argv[1:]) or "(defaults)"}\n# config {a.config} with --set {" ".join(base[:7] + base[8:])}\n# start: {_machine(a.threads)}', flush=True)
+    shown = ' '.join(base).replace(str(weights), 'LITE0')   # the weights file, named once
+    print(f'# real_recipe: {" ".join(sys.argv[1:]) or "(defaults)"}\n# config {a.config} with --set {shown} (LITE0 = {weights})\n# start: {_machine(a.threads)}', flush=True)
     out = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix='real_recipe_'))
     t0 = time.time()
     try:
