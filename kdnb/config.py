@@ -80,6 +80,8 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('optimizer', 'adamw', _one_of('adamw', 'sam'), 'AdamW, or SAM around SGD (momentum 0.9) as SBI trains its teacher'),
     ('sam_rho', 0.05, _num(0, lo_open=True), 'SAM neighbourhood radius'),
     ('schedule', 'sbi', _one_of('sbi', 'one_cycle'), 'lr flat then linear decay from 75 %, or fastai\'s one-cycle'),
+    ('label_smoothing', 0.0, _num(0, 0.5), 'label smoothing ε of the hard-label cross-entropy (targets ε/2 and 1-ε/2; Stage 2\'s CE term too)'),
+    ('ema', None, _num(0, 0.99999, lo_open=True, null=True), "decay of an exponential moving average of the weights (timm's `ModelEmaV3` with warm-up); validation, checkpoints and exports use the average (null: off)"),
     ('top_k', 5, _num(1, integer=True), 'checkpoints kept (best val AUC)'),
     ('num_workers', 4, _num(0, integer=True), 'data loading processes'),
     ('mixed_precision', True, _bool(), 'bf16 autocast on CUDA (fp16 where bf16 is unsupported; ignored on CPU)'),

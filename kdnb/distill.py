@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_distill.ipynb #d380a0e6
 from __future__ import annotations
-import math, json, contextlib
+import math, json, contextlib, hashlib, sys
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.all import *
@@ -203,7 +203,7 @@ def after_fit(self:FeatureDistillationCallback):
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
 from .models import create_model, load_checkpoint, resolve_checkpoint
-from .cli import interrupt_hint, run_cli
+from .cli import interrupt_hint, run_cli, write_text
 from .config import ConfigError, load_config
 from .pretrain import train_dls, build_learner, fit, load_resume, resume_run, _open_run
 
@@ -239,6 +239,29 @@ def _teacher(cfg, teacher_weights=None):
     teacher, _ = load_checkpoint(fname)
     return teacher.eval().requires_grad_(False), str(fname)
 
+def _sha256(fname):
+    "SHA-256 of file `fname` (hex)"
+    h = hashlib.sha256()
+    with open(fname, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def _check_teacher(run, t_file, sha):
+    "Refuse a resume whose teacher is not, byte for byte, the one `run` started with (`run/teacher.sha256`)"
+    rec = Path(run)/'teacher.sha256'
+    if not rec.is_file(): return   # a run from before the record: its config names the teacher
+    old_sha, _, old = rec.read_text().strip().partition('  ')
+    if sha != old_sha: raise ValueError(f'{run}: teacher {t_file} (SHA-256 {sha[:12]}) is not the one the run started with, {old} (SHA-256 {old_sha[:12]}); '
+                                        'resume with that teacher or start a new run')
+
+def _alpha_warning(cfg):
+    "Say on stderr when the run ends before alpha reaches `alpha_end` (epoch not past `progressive_epochs`)"
+    if not cfg.use_progressive_distillation: return
+    a = alpha_at(math.nextafter(cfg.epoch + 1, 0), cfg.alpha_start, cfg.alpha_end, cfg.progressive_epochs, cfg.alpha_shape)
+    if abs(a - cfg.alpha_end) > 5e-3 and is_main():
+        print(f'warning: epoch {cfg.epoch} is not past progressive_epochs {cfg.progressive_epochs}: alpha will stop at {a:.2f}, not alpha_end '
+              f'{cfg.alpha_end:g} (set progressive_epochs below epoch to reach it)', file=sys.stderr)
+
 def _finite_teacher(teacher, fname, dls):
     "Stop with one line naming `fname` when the teacher's logits on the first validation batch are not finite."
     xb = dls.valid.one_batch()[0]
@@ -261,19 +284,26 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
             cold_start=False, # allow a student without Stage 1 weights
             resume=None, # folder of an interrupted run to continue (a config given too must equal the run's own)
             out='output', # folder of all runs
-            sets=None): # `KEY=VALUE` strings changing config keys (see `load_config`)
+            sets=None, # `KEY=VALUE` strings changing config keys (see `load_config`); with `resume` only `RESUMABLE` keys
+            student_weights=None): # Stage 1 checkpoint spec overriding the config's `pretrained_student_weights`
     "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
     dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
-    if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)   # validated like Stage 1
-    if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'))
+    if cfg is not None or (sets and not resume): cfg = load_config(sets=None if resume else sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, None if resume else sets)
+    if resume and student_weights: raise ConfigError(f'--student-weights: a resumed run continues from {Path(resume)/"resume.pth"}; give it to a new run')
+    if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'), sets=sets)
+    if student_weights: cfg = AttrDict({**cfg, 'pretrained_student_weights': student_weights})
+    _alpha_warning(cfg)
     set_seed(cfg.seed + rank())
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
+    t_sha = _sha256(t_file)
+    if resume: _check_teacher(resume, t_file, t_sha)   # the teacher a run started with is the one it ends with
     dls = train_dls(cfg, device=dev)
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
     with _open_run(resume, name, cfg, out) as run:
+        if not resume and is_main(): write_text(run/'teacher.sha256', f'{t_sha}  {t_file}\n')
         learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
         learn.stage = 'distill'
         if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
@@ -289,15 +319,15 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
 def _distill_cli(config:Param('JSON config, e.g. configs/synthetic.json (not needed with --resume)', str, opt=False, nargs='?')=None,
                  name:str='distill', # run name (-n): the run folder is OUT/NAME_<config stem>_<time>
                  teacher_weights:str=None, # teacher checkpoint (file, glob or run folder) instead of the config's; any kdnb arch
+                 student_weights:str=None, # Stage 1 checkpoint (file, glob or run folder) instead of the config's pretrained_student_weights
                  cold_start:bool=False, # distil into a randomly initialised student (no Stage 1)
                  resume:str=None, # RUN_DIR of an interrupted run to continue
                  out:str='output', # folder that holds the runs
                  set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
-    "Stage 2: distil the teacher into the Stage 1 student with the KD loss and alpha schedule"
+    "Stage 2: distil the teacher into the Stage 1 student with the KD loss and alpha schedule. The Stage 1 student is the best val AUC checkpoint that config key pretrained_student_weights (or --student-weights) names: a file, glob or run folder; configs/config_SBI.json sets output/pretrain_mobilevit_config_SBI_*/weights/*.pth, which matches the runs of `kdnb_pretrain configs/config_SBI.json -n pretrain_mobilevit`. Every config key, its default and meaning: the table at https://kdnb.github.io/kdnb/config.html (or: python -c \"from kdnb.config import config_table; print(config_table())\"). With --resume, --set may change only epoch (to extend the run) and num_workers, and the teacher must be the file the run started with (its SHA-256 is in RUN_DIR/teacher.sha256)."
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
-    if resume and set: raise ConfigError('--set changes the config, and a resumed run keeps its own: start a new run instead')
-    distill(config, name, teacher_weights, cold_start, resume, out, set)
+    distill(config, name, teacher_weights, cold_start, resume, out, set, student_weights)
 
 def kdnb_distill(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_distill CONFIG -n NAME [--teacher-weights SPEC] [--cold-start] [--set KEY=VALUE ...] [--resume RUN_DIR] [--out OUT]`"
+    "Command line: `kdnb_distill CONFIG -n NAME [--teacher-weights SPEC] [--student-weights SPEC] [--cold-start] [--set KEY=VALUE ...] [--resume RUN_DIR] [--out OUT]`"
     run_cli(_distill_cli, argv, 'kdnb_distill', short={'n': 'name'}) # prints the run folder; returns None so the exit status is 0

@@ -25,14 +25,14 @@ from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
 from .cli import interrupt_hint, run_cli, write_text
 from .data import sbi_dls
-from .config import ConfigError, load_config, new_session, run_lock, _arch, _check_name, _read_config
-from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, _append, _kept, _skipped
+from .config import ConfigError, load_config, new_session, run_lock, _arch, _check_name, _read_config, _parse_set, apply_sets
+from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, EMACallback, _append, _kept, _skipped
 from .models import create_model, save_checkpoint, clean_stale_tmp, _read
 from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
 
 # %% auto #0
-__all__ = ['accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'fit', 'load_resume', 'resume_run', 'train_dls',
-           'pretrain', 'kdnb_pretrain']
+__all__ = ['RESUMABLE', 'accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'fit', 'load_resume', 'resume_run',
+           'train_dls', 'pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #127ac689
 def accumulation_cbs(bs:int, # effective batch size (images)
@@ -89,7 +89,7 @@ class _ResumeCallback(Callback):
         save_checkpoint(self.path/'resume.pth', unwrap(self.model), epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
                         opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]), stage=_stage(self.learn),
                         lr_mult=getattr(guard, 'lr_mult', 1.), loss_bound=getattr(guard, 'loss_bound', None),
-                        rng=_rng_state(self.dls), n_epoch=self.n_epoch)
+                        rng=_rng_state(self.dls), n_epoch=self.n_epoch, ema=self.learn.ema.state() if hasattr(self.learn, 'ema') else None)
 
 def _stage(learn): return getattr(learn, 'stage', None) or ('distill' if hasattr(learn, 'distillation') else 'pretrain')
 def _on_cuda(dls): return torch.device(getattr(dls, 'device', None) or default_device()).type == 'cuda'
@@ -111,13 +111,13 @@ def build_learner(cfg, # config from `load_config`
                   cbs=(), # more callbacks
                   loss_func=None, # default: cross-entropy on the 2 logits
                   bars=None): # progress bars; None: on a terminal or in a notebook, else one printed line per epoch
-    "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, bf16 on CUDA"
+    "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, optional weight average, bf16 on CUDA"
     sam = cfg.optimizer == 'sam'
     if not _on_cuda(dls): keep_freed_memory()
-    extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
+    extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([EMACallback(cfg.ema)] if cfg.get('ema') else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
     guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
     cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *L(cbs)]
-    learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=partial(SGD, mom=0.9) if sam else Adam,
+    learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(label_smoothing=cfg.get('label_smoothing') or 0.), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
     if world() > 1:   # DDP through fastai's DistributedTrainer; only rank 0 shows progress
@@ -202,6 +202,7 @@ def load_resume(learn, # a learner built like the interrupted one
     learn.model.to(dev).net.load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(dict(state=ck['opt']['state'], hypers=L(ck['opt']['hypers'])))
+    if hasattr(learn, 'ema') and ck.get('ema') is not None: learn.ema.load_state(ck['ema'])
     if hasattr(learn, 'nan_guard'): learn.nan_guard.lr_mult, learn.nan_guard.loss_bound = ck.get('lr_mult', 1.), ck.get('loss_bound')
     _trim_logs(Path(run_dir), ck['epoch'])
     if ck.get('rng') is not None: _set_rng_state(ck['rng'], learn.dls)
@@ -220,10 +221,23 @@ def _diff(a, b, pre=''):
 
 def _stage_of(run): return _read(Path(run)/'resume.pth').get('stage')
 
+RESUMABLE = ('epoch', 'num_workers')   # the keys a resume may change with --set: a longer run, other loader processes
+
+def _extend(run, own, sets):
+    "`own` with `sets` applied (only `RESUMABLE` keys; `epoch` beyond the epochs done), written back to the run's config.json"
+    keys = [_parse_set(s)[0] for s in sets]
+    if bad := [k for k in keys if k not in RESUMABLE]:
+        raise ConfigError(f"{run}: --set {', '.join(bad)}: a resumed run keeps its config; only {', '.join(RESUMABLE)} can change (start a new run instead)")
+    new, done = apply_sets(own, sets), _read(Path(run)/'resume.pth').get('epoch', 0)
+    if 'epoch' in keys and new.epoch <= done: raise ConfigError(f"{run}: --set epoch={new.epoch}: the run has done {done} epochs already; give more to extend it")
+    write_text(Path(run)/'config.json', json.dumps(new, indent=2))
+    return new
+
 def resume_run(run_dir, # the interrupted run's folder
                stages, # the stages this command continues: 'pretrain', 'teacher', 'distill'
                cfg=None, # a config given with --resume: refused unless it equals the run's own
-               ignore=()): # keys the run settled itself (Stage 2 records the checkpoint files its globs found)
+               ignore=(), # keys the run settled itself (Stage 2 records the checkpoint files its globs found)
+               sets=None): # `--set` strings: only `RESUMABLE` keys (e.g. `epoch=N` to extend the run)
     "The run's own config, after checking its `resume.pth` is of one of `stages` and `cfg` agrees with it"
     run = Path(run_dir)
     if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
@@ -232,7 +246,7 @@ def resume_run(run_dir, # the interrupted run's folder
     own = load_config(**_read_config(run/'config.json'))
     if cfg is not None and (d := [k for k in _diff(own, cfg) if k not in L(ignore)]):
         raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
-    return own
+    return _extend(run, own, sets) if sets else own
 
 # %% ../nbs/02_pretrain.ipynb #84d38ac6
 def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`, `skip_bad_frames`
@@ -281,11 +295,11 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
              teacher=False, # train `teacher_arch` at `image_size` instead of the student
              resume=None, # folder of an interrupted run to continue
              out='output', # folder of all runs
-             sets=None): # `key=value` config changes (`--set`)
+             sets=None): # `key=value` config changes (`--set`); with `resume` only `RESUMABLE` keys, e.g. `epoch=N` to extend the run
     "Stage 1 (or teacher training) on SBI hard labels; returns the run folder"
     dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
-    if cfg is not None or sets: cfg = load_config(sets=sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, sets)
-    if resume: cfg = resume_run(resume, ('teacher',) if teacher else ('pretrain', 'teacher'), cfg)
+    if cfg is not None or (sets and not resume): cfg = load_config(sets=None if resume else sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, None if resume else sets)
+    if resume: cfg = resume_run(resume, ('teacher',) if teacher else ('pretrain', 'teacher'), cfg, sets=sets)
     else: _check_name(name)
     arch, size = _run_model(cfg, arch, teacher, resume)
     set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
@@ -308,7 +322,7 @@ def _pretrain_cli(config:Param('JSON config, e.g. configs/synthetic.json (not ne
                   resume:str=None, # RUN_DIR of an interrupted run to continue
                   out:str='output', # folder that holds the runs
                   set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
-    "Stage 1: train a model on SBI hard labels (the student by default, the teacher with --teacher)"
+    "Stage 1: train a model on SBI hard labels (the student by default, the teacher with --teacher). Every config key, its default and meaning: the table at https://kdnb.github.io/kdnb/config.html (or: python -c \"from kdnb.config import config_table; print(config_table())\"). With --resume, --set may change only epoch (to extend the run) and num_workers."
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
     pretrain(config, name, arch, teacher, resume, out, set)
 
