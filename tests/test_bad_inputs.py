@@ -240,7 +240,7 @@ CASES = [
     Case('compare-teacher-missing', 'kdnb_compare', lambda c: ['--teacher', 'missing.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--out', 'cmp'],
          'checkpoint not found: missing.pth'),
     Case('compare-budget-negative', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--budget', '-1', '--out', 'cmp'],
-         "--budget -1: must be a number > 0 (a share of the teacher's eager latency)"),
+         "--budget -1: must be a number > 0 (a share of the teacher's latency in the same deployed format)"),
     Case('compare-no-runs', 'kdnb_compare', lambda c: ['--teacher', 'teacher.pth', '--student', 'teacher.pth', '--formats', 'onnx', '--n-runs', '0', '--out', 'cmp'],
          '--n-runs 0: must be an integer >= 1'),
     # kdnb_predict
