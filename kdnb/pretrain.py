@@ -304,8 +304,9 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
     arch, size = _run_model(cfg, arch, teacher, resume)
     set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
     dls = train_dls(cfg, device=dev)
+    model = _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained')   # before the run folder: offline weights leave no empty run
     with _open_run(resume, name, cfg, out) as run:
-        learn = build_learner(cfg, _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained'), dls, run)
+        learn = build_learner(cfg, model, dls, run)
         learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
         start = load_resume(learn, run) if resume else 0
         interrupt_hint(f'continue with: kdnb_pretrain --resume {run}')
