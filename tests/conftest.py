@@ -45,3 +45,12 @@ def work(tmp_path_factory):
     teacher = save_checkpoint(d/'teacher.pth', create_model('test_efficientnet', image_size=64))
     student = save_checkpoint(d/'student.pth', create_model('mobilevitv2_050', image_size=64))
     return dict(dir=d, root=root, teacher=teacher, student=student)
+
+@pytest.fixture
+def small_disk(tmp_path):
+    "A 2 MiB tmpfs (needs root) for full-disk cases; skipped with the reason where mounting is not allowed"
+    d = tmp_path/'disk'; d.mkdir()
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', str(d)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f'cannot mount a small tmpfs here: {r.stderr.strip() or r.returncode}')
+    yield d
+    subprocess.run(['umount', str(d)])

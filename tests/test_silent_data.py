@@ -115,14 +115,6 @@ def test_default_folder_name_has_no_double_underscore(base, tmp_path):
     (out,) = (tmp_path/'output').iterdir()
     assert out.name.startswith('eval_teacher_faceswap_') and '__' not in out.name
 
-@pytest.fixture
-def small_disk(tmp_path):
-    "A 2 MiB tmpfs (root only); skipped where mounting is not allowed"
-    d = tmp_path/'disk'; d.mkdir()
-    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', str(d)], capture_output=True, text=True)
-    if r.returncode: pytest.skip(f'cannot mount a small tmpfs here: {r.stderr.strip() or r.returncode}')
-    yield d
-    subprocess.run(['umount', str(d)], check=True)
 
 def test_full_disk_leaves_no_half_folder(base, small_disk):
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize

@@ -88,14 +88,6 @@ def test_killed_export_leaves_nothing_a_reader_takes(work, exported, tmp_path):
     assert f'removed {len(tmps)} temporary file(s) an interrupted export left in {out}' in r.stdout
     assert sorted(p.name for p in out.iterdir()) == ['mobilevitv2_050.json', 'mobilevitv2_050.onnx']
 
-@pytest.fixture
-def small_disk(tmp_path):
-    "A 2 MB tmpfs (needs root): an export of mobilevitv2_050 (about 4.5 MB per file) does not fit"
-    d = tmp_path/'disk'; d.mkdir()
-    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', str(d)], capture_output=True, text=True)
-    if r.returncode: pytest.skip(f'cannot mount a small tmpfs here: {r.stderr.strip() or r.returncode}')
-    yield d
-    subprocess.run(['umount', str(d)])
 
 @pytest.mark.parametrize('fmt,ext', [('torchscript', 'pt'), ('onnx', 'onnx'), ('executorch', 'pte')])
 def test_full_disk_is_one_line_and_leaves_nothing(work, small_disk, fmt, ext):
