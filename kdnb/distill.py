@@ -292,7 +292,6 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     if resume and student_weights: raise ConfigError(f'--student-weights: a resumed run continues from {Path(resume)/"resume.pth"}; give it to a new run')
     if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'), sets=sets)
     if student_weights: cfg = AttrDict({**cfg, 'pretrained_student_weights': student_weights})
-    _alpha_warning(cfg)
     set_seed(cfg.seed + rank())
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
@@ -311,6 +310,7 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
         interrupt_hint(f'continue with: kdnb_distill --resume {run}')
         print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
               f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')
+        _alpha_warning(cfg)   # after every check: a refused run prints one line
         fit(learn)
     print(f'wrote {run}')
     return run

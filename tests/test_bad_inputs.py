@@ -131,8 +131,8 @@ CASES = [
     Case('pretrain-out-read-only', 'kdnb_pretrain', lambda c: [config(c), '-n', 'x', '--out', readonly(c)], 'ro/x_bad_', PERM),
     # kdnb_distill: the Stage 1 student, the teacher checkpoint, --resume
     Case('distill-no-config', 'kdnb_distill', lambda c: [], 'give a CONFIG file (or --resume RUN_DIR)'),
-    Case('distill-resume-with-set', 'kdnb_distill', lambda c: ['--resume', run_dir(c, 'run', 'distill'), '--set', 'epoch=3'],
-         '--set changes the config, and a resumed run keeps its own'),
+    Case('distill-resume-with-set', 'kdnb_distill', lambda c: ['--resume', run_dir(c, 'run', 'distill'), '--set', 'lr=0.1'],
+         'run: --set lr: a resumed run keeps its config; only epoch, num_workers can change'),
     Case('distill-student-is-teacher-arch', 'kdnb_distill', lambda c: [config(c, pretrained_student_weights='teacher.pth')],
          "bad.json: key 'pretrained_student_weights' = \"teacher.pth\" resolves to teacher.pth, a test_efficientnet checkpoint",
          "student_arch is 'mobilevitv2_050'"),
