@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_cli.ipynb #e105b12e
 from __future__ import annotations
-import errno, os, sys, tempfile
+import errno, hashlib, os, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% auto #0
 __all__ = ['interrupt_hint', 'one_line', 'run_cli', 'progress', 'atomic_path', 'check_writable', 'atomic_write', 'write_text',
-           'stale_tmp']
+           'is_tmp', 'stale_tmp', 'sha256']
 
 # %% ../nbs/00_cli.ipynb #d3e93888
 _hint = []   # what an interrupted command can do next (a command appends it once it knows, e.g. its --resume line)
@@ -99,6 +99,17 @@ def write_text(fname, text:str)->Path:
     with atomic_write(fname, 'w') as f: f.write(text)
     return Path(fname)
 
+def is_tmp(fname)->bool:
+    "Whether `fname` is a temporary file of an unfinished write (`.<name>.<random>.tmp.<ext>`): never a model or a frame"
+    n = Path(fname).name; return n.startswith('.') and '.tmp' in n
+
 def stale_tmp(folder)->list:
     "Temporary files an interrupted `atomic_path` left in `folder`."
     return sorted(p for p in Path(folder).glob('.*.tmp*') if p.is_file())
+
+def sha256(fname)->str:
+    "Hex SHA-256 of the bytes of `fname`, read in 1 MiB chunks (what metrics, export sidecars and resumes record)"
+    h = hashlib.sha256()
+    with open(fname, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()

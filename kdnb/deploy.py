@@ -10,14 +10,14 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from fastcore.basics import listify
 from glob import glob
 import kdnb
-from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, _named
+from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, is_tmp, sha256, _named
 from .models import load_checkpoint, resolve_checkpoint
 from .evaluate import _as_model, _required, eval_items, eval_dl, EvalDataset, metrics
 
 # %% auto #0
-__all__ = ['DEPLOY_HINT', 'META_KEYS', 'EXPORTERS', 'KIND', 'need', 'Deployable', 'sha256', 'exported_meta', 'is_tmp',
-           'load_exported', 'export_executorch', 'export_onnx', 'export_torchscript', 'calibration_crops', 'score',
-           'auc_drop', 'verdict_change', 'export_model', 'kdnb_export']
+__all__ = ['DEPLOY_HINT', 'META_KEYS', 'EXPORTERS', 'KIND', 'need', 'Deployable', 'exported_meta', 'load_exported',
+           'export_executorch', 'export_onnx', 'export_torchscript', 'calibration_crops', 'score', 'auc_drop',
+           'verdict_change', 'export_model', 'kdnb_export']
 
 # %% ../nbs/04a_deploy.ipynb #402b7e6b
 DEPLOY_HINT = "pip install 'kdnb[deploy]'"
@@ -56,13 +56,6 @@ def _quiet():
 
 # %% ../nbs/04a_deploy.ipynb #5a1dca02
 META_KEYS = ('arch', 'image_size', 'threshold', 'files')   # what every sidecar holds (and kdnb_version)
-
-def sha256(fname, bs:int=2**20) -> str:
-    "Hex SHA-256 of the bytes of `fname`"
-    h = hashlib.sha256()
-    with open(fname, 'rb') as f:
-        while b := f.read(bs): h.update(b)
-    return h.hexdigest()
 
 def _threshold_ok(t, what):
     "`t` (None, or a number in [0, 1]), else one line naming `what`"
@@ -123,10 +116,6 @@ def _looks_like(fname:Path)->bool:
     "Whether `fname` starts as its kind of file does (checked before a runtime is imported)"
     at, head = _HEADS.get(fname.suffix, (0, b''))
     with open(fname, 'rb') as f: return f.read(at + len(head))[at:] == head
-
-def is_tmp(fname)->bool:
-    "Whether `fname` is a temporary file of an unfinished write (`.<name>.<random>.tmp.<ext>`): never a model or a frame"
-    n = Path(fname).name; return n.startswith('.') and '.tmp' in n
 
 def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
                   threads:int=None, # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file

@@ -203,7 +203,7 @@ def after_fit(self:FeatureDistillationCallback):
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
 from .models import create_model, load_checkpoint, resolve_checkpoint
-from .cli import interrupt_hint, run_cli, write_text
+from .cli import interrupt_hint, run_cli, write_text, sha256
 from .config import ConfigError, load_config
 from .pretrain import train_dls, build_learner, fit, load_resume, resume_run, _open_run
 
@@ -238,13 +238,6 @@ def _teacher(cfg, teacher_weights=None):
     fname = resolve_checkpoint(spec, verbose=False)
     teacher, _ = load_checkpoint(fname)
     return teacher.eval().requires_grad_(False), str(fname)
-
-def _sha256(fname):
-    "SHA-256 of file `fname` (hex)"
-    h = hashlib.sha256()
-    with open(fname, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
 
 def _check_teacher(run, t_file, sha):
     "Refuse a resume whose teacher is not, byte for byte, the one `run` started with (`run/teacher.sha256`)"
@@ -296,7 +289,7 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
-    t_sha = _sha256(t_file)
+    t_sha = sha256(t_file)
     if resume: _check_teacher(resume, t_file, t_sha)   # the teacher a run started with is the one it ends with
     dls = train_dls(cfg, device=dev)
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher

@@ -11,15 +11,15 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, cv2, timm
 import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 import kdnb
-from .cli import run_cli, atomic_path, write_text, progress, _umask
+from .cli import run_cli, atomic_path, write_text, progress, sha256, _umask
 from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items
 from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _item, _counts
 from .models import create_model, load_checkpoint, resolve_checkpoint
 
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'BENCHMARK_NAMES', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl',
-           'aggregate', 'eer', 'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'sha256',
-           'load_model', 'predict', 'new_out', 'slug', 'evaluate', 'frame_curve', 'save_eval', 'kdnb_evaluate']
+           'aggregate', 'eer', 'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'load_model',
+           'predict', 'new_out', 'slug', 'evaluate', 'frame_curve', 'save_eval', 'kdnb_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #4adf5dc2
 def _methods(root, source, compression):
@@ -239,13 +239,6 @@ def resolve_runs(spec) -> str:
         if not any((Path(p)/'weights').is_dir() for p in dirs): raise FileNotFoundError(f'no run folder with weights/ matches {s!r}')
         return s.rstrip('/') + '/weights/*.pth'
     return s
-
-def sha256(fname) -> str:
-    "SHA-256 of a file, read in 1 MiB chunks"
-    h = hashlib.sha256()
-    with open(fname, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
 
 def load_model(spec, name=None) -> tuple:
     "`(model, name, record)` from a module, a checkpoint spec or `arch[@size]`; the record holds the checkpoint path, SHA-256 and threshold"
