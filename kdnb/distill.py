@@ -38,13 +38,14 @@ def kd_loss(pred, # student logits (B, n_classes)
             y, # hard labels (B,) int64
             alpha:float, # weight of the hard-label term, in [0, 1]; 1-alpha goes to the KD term
             T:float, # temperature, > 0
-            hard_loss=F.cross_entropy): # `hard_loss(pred, y)`: the hard-label term, e.g. a Learner's `loss_func`
+            hard_loss=F.cross_entropy, # `hard_loss(pred, y)`: the hard-label term, e.g. a Learner's `loss_func`
+            mask=None): # bool (B,): the rows the KD term covers (mean over them; 0 when none); None: every row
     "Return `(loss, ce, kd)`: `alpha*hard_loss + (1-alpha)*KL(teacher_T || student_T)*T²`, in float32."
     _check_alpha(alpha); _check_T(T)
     pred, teacher_pred = pred.float(), teacher_pred.detach().float()
     ce = hard_loss(pred, y)
-    kd = F.kl_div(F.log_softmax(pred/T, dim=1), F.log_softmax(teacher_pred/T, dim=1),
-                  reduction='batchmean', log_target=True) * T**2
+    s, t = (pred, teacher_pred) if mask is None else (pred[mask], teacher_pred[mask])
+    kd = F.kl_div(F.log_softmax(s/T, dim=1), F.log_softmax(t/T, dim=1), reduction='batchmean', log_target=True) * T**2 if len(s) else pred.sum()*0
     return alpha*ce + (1-alpha)*kd, ce, kd
 
 # %% ../nbs/03_distill.ipynb #ce8d2e22
@@ -87,8 +88,10 @@ class DistillationCallback(Callback):
     order, run_valid = 2, False
     def __init__(self, teacher:nn.Module, # frozen teacher; receives the batch as is
                  T:float=3., # temperature, > 0
-                 alpha:float=0.5): # in [0, 1]; used when no `AlphaScheduleCallback` sets `learn.alpha`
+                 alpha:float=0.5, # in [0, 1]; used when no `AlphaScheduleCallback` sets `learn.alpha`
+                 kd_on:str='all'): # 'all' frames, or 'real' ones only (label 0): the teacher's view of real faces, not of SBI fakes
         _check_T(T); _check_alpha(alpha); store_attr(); self.history = []
+        if kd_on not in ('all', 'real'): raise ValueError(f"kd_on={kd_on!r}: expected 'all' or 'real'")
     def before_fit(self):
         self.teacher.to(next(self.model.parameters()).device).eval().requires_grad_(False)
     def before_train(self): self.recs, self.alphas = [], []
@@ -97,10 +100,11 @@ class DistillationCallback(Callback):
         with torch.no_grad(), (mp.autocast if mp is not None else contextlib.nullcontext()): self.teacher_pred = self.teacher(*self.xb)
     def after_loss(self):
         alpha, T, tp, y, hard = getattr(self.learn, 'alpha', self.alpha), self.T, self.teacher_pred, self.yb[0], self.loss_func
-        loss, ce, kd = kd_loss(self.pred, tp, y, alpha, T, hard)
+        m = None if self.kd_on == 'all' else y == 0
+        loss, ce, kd = kd_loss(self.pred, tp, y, alpha, T, hard, m)
         self.learn.loss_grad, self.learn.loss = loss, loss.detach()
         self.recs.append(torch.stack([ce.detach(), kd.detach()])); self.alphas.append(float(alpha))
-        self.learn.sam_loss = lambda pred: kd_loss(pred, tp, y, alpha, T, hard)[0] # SAM's second forward pass uses the same loss
+        self.learn.sam_loss = lambda pred: kd_loss(pred, tp, y, alpha, T, hard, m)[0] # SAM's second forward pass uses the same loss
     def after_batch(self): self.learn.sam_loss = None
 
 # %% ../nbs/03_distill.ipynb #2b918fa6
@@ -265,7 +269,7 @@ def distill_cbs(cfg, teacher, run_dir=None):
     "The Stage 2 callbacks for `cfg`: alpha schedule, distillation and optional feature distillation."
     fd = cfg.feature_distillation
     cbs = [AlphaScheduleCallback(cfg.alpha_start, cfg.alpha_end, cfg.progressive_epochs, cfg.alpha_shape, cfg.use_progressive_distillation),
-           DistillationCallback(teacher, cfg.temperature, cfg.alpha_start)]
+           DistillationCallback(teacher, cfg.temperature, cfg.alpha_start, cfg.kd_on)]
     if fd.enabled: cbs.append(FeatureDistillationCallback(teacher, [tuple(p) for p in fd.pairs] or ((2, 2), (3, 3)), fd.gamma,
                                                           None if run_dir is None else Path(run_dir)/'adapters.pth'))
     return cbs
