@@ -21,18 +21,20 @@ from .compare import hardware, md_table, interleaved, spread, budget_ratios, fmt
 from .deploy import FORMATS, export_model, load_exported
 
 # %% auto #0
-__all__ = ['parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student', 'eval_sources', 'check_sources',
-           'evaluate_all', 'format_name', 'deployed_formats', 'export_one', 'profile_models', 'pareto_front',
-           'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep', 'kdnb_sweep']
+__all__ = ['timm_arch', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student', 'eval_sources',
+           'check_sources', 'evaluate_all', 'format_name', 'deployed_formats', 'export_one', 'profile_models',
+           'pareto_front', 'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep', 'kdnb_sweep']
 
 # %% ../nbs/04c_sweep.ipynb #00000007
-def _timm_arch(arch, # a timm model name
-               what:str, # how the message names it, e.g. "student 'x@64'" or "--teacher-arch"
-              ) -> str:
+def timm_arch(arch, # a timm model name
+              what:str, # how the message names it, e.g. "student 'x@64'" or "--teacher-arch"
+             ) -> str:
     "`arch`, or a one-line error naming it (with the closest timm names) when timm does not know it"
     if isinstance(arch, str) and timm.is_model(arch): return arch
     near = difflib.get_close_matches(str(arch), timm.list_models(), n=3)
     raise ValueError(f"{what}: {arch!r} is not a timm model" + (f" (did you mean {', '.join(near)}?)" if near else ''))
+
+_timm_arch = timm_arch   # the name kdnb.demo imports today
 
 def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true': timm's weights), or a dict with these keys
                   image_size:int=None, # input size when `spec` gives none (the config's `student_image_size`)
@@ -44,7 +46,7 @@ def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true'
         arch, _, size = head.partition('@')
         d = dict(arch=arch, image_size=size or None, pretrained=w or None)
     if bad := set(d) - {'arch', 'image_size', 'pretrained'}: raise ValueError(f"student {spec}: unknown key {sorted(bad)[0]!r} (known: arch, image_size, pretrained)")
-    arch = _timm_arch(d.get('arch'), f"student {spec!r}")
+    arch = timm_arch(d.get('arch'), f"student {spec!r}")
     size = d.get('image_size') or image_size or default_size(arch)
     if not str(size).isdigit() or int(size) < 32: raise ValueError(f"student {spec!r}: input size {size!r} must be an integer >= 32")
     w = d.get('pretrained')
