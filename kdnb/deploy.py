@@ -205,6 +205,7 @@ class Format(NamedTuple):
     batch1:bool # the file takes one image at a time
     deployed:bool # timed by kdnb_compare and kdnb_sweep
 
+# heads: ExecuTorch's flatbuffer identifier (ET12) at byte 4, TorchScript's zip signature; an ONNX protobuf has none
 FORMATS = dict(   # best first
     executorch=Format('.pte', 'ExecuTorch', 'ExecuTorch', 'executorch', export_executorch, _pte, (4, b'ET'), int8=True, batch1=True, deployed=True),
     onnx=Format('.onnx', 'ONNX', 'ONNX Runtime', 'onnxruntime', export_onnx, _onnx, (0, b''), int8=True, batch1=False, deployed=True),

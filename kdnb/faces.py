@@ -440,17 +440,17 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression=None, up
     return _report(src, out, jobs, results, splits, fractions, seed, rec)
 
 # %% ../nbs/00a_faces.ipynb #9b6cd26a
-def crop_cli(src:str, # a video file, a folder of videos, an FF++ tree (SRC may point inside or above it), or a --dataset release
-              out:str, # output root
-              n_frames:int=32, # frames sampled evenly per video
-              detector:str='auto', # dlib | haar | auto
-              workers:int=1, # parallel worker processes
-              compression:str=None, # compression folder for videos given --label real (default c23), or of --dataset dfd (default raw)
-              upsample:int=1, # dlib upsampling passes (a frame without a face is retried with one more)
-              label:str=None, # real | fake: the label of videos whose folders do not say
-              splits:str=None, # folder with FF++'s official train.json, val.json, test.json
-              fractions:str='0.8,0.1,0.1', # train,val,test shares of the real videos for a seeded split
-              seed:int=0): # seed of that split
+def crop_cli(src:str, # a video file, a folder of videos, or an FF++ tree (SRC may point inside or above it)
+             out:str, # output root
+             n_frames:int=32, # frames sampled evenly per video
+             detector:str='auto', # dlib | haar | auto
+             workers:int=1, # parallel worker processes
+             compression:str=None, # compression folder for videos given --label real (default c23), or of --dataset dfd (default raw)
+             upsample:int=1, # dlib upsampling passes (a frame without a face is retried with one more)
+             label:str=None, # real | fake: the label of videos whose folders do not say
+             splits:str=None, # folder with FF++'s official train.json, val.json, test.json
+             fractions:str='0.8,0.1,0.1', # train,val,test shares of the real videos for a seeded split
+             seed:int=0): # seed of that split
     "Turn videos into frames, faces, landmarks and boxes in the SBI-preprocessed layout, with split files"
     crop(src, out, n_frames, detector, workers, compression, upsample, label, splits, fractions, seed)
 
