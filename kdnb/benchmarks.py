@@ -8,14 +8,20 @@ import inspect, json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, torch
-from .cli import write_text, progress
+from fastcore.meta import delegates
+from .cli import run_cli, write_text, progress
 from .data import final_crop
-from .evaluate import load_model, metrics, method_metrics, save_eval
+from .faces import load_detector, sample_frames, crop, crop_cli
+from .evaluate import load_model, metrics, method_metrics, save_eval, new_out, slug, evaluate_cli
+from .evaluate import _required, _check_options, _ckpt_stem
+from .compare import md_table
 
 # %% auto #0
-__all__ = ['PROTOCOL', 'SBI_CITATION', 'BENCHMARKS', 'protocol_text', 'celebdf_videos', 'dfdc_videos', 'dfdcp_videos',
-           'ffiw_videos', 'dfd_videos', 'benchmark_videos', 'write_release', 'video_faces', 'score_videos',
-           'evaluate_benchmark', 'read_roots', 'benchmark_table', 'table_md', 'run_benchmarks']
+__all__ = ['PROTOCOL', 'SBI_CITATION', 'BENCHMARKS', 'protocol_text', 'celebdf_videos', 'celebdf_release', 'dfdc_videos',
+           'dfdc_release', 'dfdcp_videos', 'dfdcp_release', 'ffiw_videos', 'ffiw_release', 'dfd_videos', 'dfd_release',
+           'benchmark_videos', 'write_release', 'video_faces', 'score_videos', 'evaluate_benchmark', 'read_roots',
+           'benchmark_table', 'run_benchmarks', 'dataset_videos', 'crop_benchmark', 'benchmarks_cli', 'kdnb_evaluate',
+           'dataset_cli', 'kdnb_crop']
 
 # %% ../nbs/04d_benchmarks.ipynb #f3a826f0
 PROTOCOL = dict(
@@ -64,6 +70,14 @@ def celebdf_videos(root) -> pd.DataFrame:
     print(f'{lst.name}: 1 means real in this file; converted to 0 = real, 1 = fake')
     return pd.DataFrame(rows)
 
+def celebdf_release(root:Path, v, n_real, n_fake):
+    "Celeb-DF v2 in miniature: the test list (1 = real), its videos, and a training real and fake not in it"
+    lines = [f'1 YouTube-real/{i:05d}.mp4' for i in range(n_real)] + [f'1 Celeb-real/id{i}_0000.mp4' for i in range(n_real)]
+    lines += [f'0 Celeb-synthesis/id{i}_id{i+1}_0000.mp4' for i in range(n_fake)]
+    for l in lines: v(l.split()[1])
+    v('Celeb-real/id9_0001.mp4'); v('Celeb-synthesis/id9_id8_0001.mp4')       # training videos
+    (root/'List_of_testing_videos.txt').write_text('\n'.join(lines) + '\n')
+
 # %% ../nbs/04d_benchmarks.ipynb #ca81750a
 def dfdc_videos(root) -> pd.DataFrame:
     "DFDC test videos from `labels.csv` (columns `filename`, `label`: 1 or FAKE = fake), videos beside it or in `videos/`"
@@ -76,6 +90,12 @@ def dfdc_videos(root) -> pd.DataFrame:
     if lab.isna().any(): raise ValueError(f'{csv}: label {df.label[lab.isna()].iloc[0]!r} is not 0/1 or REAL/FAKE')
     vdir = csv.parent/'videos' if (csv.parent/'videos').is_dir() else csv.parent
     return pd.DataFrame(dict(video=df.filename, label=lab.astype(int), method='', path=[vdir/f for f in df.filename]))
+
+def dfdc_release(root:Path, v, n_real, n_fake):
+    "DFDC test set in miniature: `labels.csv` and its videos in `videos/`"
+    names = [''.join(chr(97 + (i*7 + j) % 26) for j in range(10)) + '.mp4' for i in range(n_real + n_fake)]
+    for f in names: v(f'videos/{f}')
+    pd.DataFrame(dict(filename=names, label=[0]*n_real + [1]*n_fake)).to_csv(root/'labels.csv', index=False)
 
 # %% ../nbs/04d_benchmarks.ipynb #23d563cc
 def dfdcp_videos(root) -> pd.DataFrame:
@@ -96,6 +116,16 @@ def dfdcp_videos(root) -> pd.DataFrame:
     if not rows: raise ValueError(f'{js} lists no video with "set": "test"')
     return pd.DataFrame(rows)
 
+def dfdcp_release(root:Path, v, n_real, n_fake):
+    "DFDC preview in miniature: `dataset.json` with test and train entries, fakes of two methods"
+    d = {}
+    for i in range(n_real + 1): d[f'original_videos/64304{i}/64304{i}_A_001.mp4'] = dict(label='real', set='test' if i < n_real else 'train')
+    for i in range(n_fake + 1):
+        m = 'AB'[i % 2]
+        d[f'method_{m}/64304{i}/64304{i}_{m}/1955231_{m}_00{i}.mp4'] = dict(label='fake', set='test' if i < n_fake else 'train')
+    for k in d: v(k)
+    (root/'dataset.json').write_text(json.dumps(d))
+
 # %% ../nbs/04d_benchmarks.ipynb #c7db5e53
 def ffiw_videos(root, split:str='val') -> pd.DataFrame:
     "FFIW-10K videos of `split`: `source/<split>/` are real, `target/<split>/` fake (`*.mp4`, or in a `videos/` sub-folder)"
@@ -112,6 +142,12 @@ def ffiw_videos(root, split:str='val') -> pd.DataFrame:
         rows += [dict(video=str(p.relative_to(base)), label=label, method=kind, path=p) for p in sorted(d.glob('*.mp4'))]
     return pd.DataFrame(rows)
 
+def ffiw_release(root:Path, v, n_real, n_fake):
+    "FFIW-10K in miniature: `val` videos of `source/` (real) and `target/` (fake), and one `train` video of each"
+    for kind, n in (('source', n_real), ('target', n_fake)):
+        for i in range(n): v(f'FFIW10K-v1-release/{kind}/val/videos/val_{i:05d}.mp4')
+        v(f'FFIW10K-v1-release/{kind}/train/videos/train_00000.mp4')
+
 # %% ../nbs/04d_benchmarks.ipynb #0598c8a1
 def dfd_videos(root, compression:str='raw') -> pd.DataFrame:
     "DeepFakeDetection (DFD) from an FF++ root: `original_sequences/actors` real, `manipulated_sequences/DeepFakeDetection` fake"
@@ -125,14 +161,20 @@ def dfd_videos(root, compression:str='raw') -> pd.DataFrame:
                  for p in sorted(d.glob('*.mp4'))]
     return pd.DataFrame(rows)
 
+def dfd_release(root:Path, v, n_real, n_fake):
+    "DFD in miniature: `raw` actors and DeepFakeDetection videos, and one `c23` actor video"
+    for i in range(n_real): v(f'original_sequences/actors/raw/videos/{i+1:02d}__walking_down_street.mp4')
+    for i in range(n_fake): v(f'manipulated_sequences/DeepFakeDetection/raw/videos/{i+1:02d}_{i+2:02d}__walking_down_street__6ZXBJZW3.mp4')
+    v('original_sequences/actors/c23/videos/01__walking_down_street.mp4')
+
 # %% ../nbs/04d_benchmarks.ipynb #57a6f8e8
 SBI_CITATION = 'Shiohara & Yamasaki, Detecting Deepfakes with Self-Blended Images, CVPR 2022, Table 2 (EfficientNet-B4, video AUC %)'
 BENCHMARKS = dict(
-    celebdf=dict(title='Celeb-DF v2', reader=celebdf_videos, expected=(518, 178, 340), sbi=93.18),
-    dfd=dict(title='DFD', reader=dfd_videos, expected=(3431, 363, 3068), sbi=97.56),
-    dfdc=dict(title='DFDC', reader=dfdc_videos, expected=(5000, 2500, 2500), sbi=72.42),
-    dfdcp=dict(title='DFDC preview', reader=dfdcp_videos, expected=(777, 276, 501), sbi=86.15),
-    ffiw=dict(title='FFIW-10K', reader=ffiw_videos, expected=(500, 250, 250), sbi=84.83))
+    celebdf=dict(title='Celeb-DF v2', reader=celebdf_videos, writer=celebdf_release, expected=(518, 178, 340), sbi=93.18),
+    dfd=dict(title='DFD', reader=dfd_videos, writer=dfd_release, expected=(3431, 363, 3068), sbi=97.56),
+    dfdc=dict(title='DFDC', reader=dfdc_videos, writer=dfdc_release, expected=(5000, 2500, 2500), sbi=72.42),
+    dfdcp=dict(title='DFDC preview', reader=dfdcp_videos, writer=dfdcp_release, expected=(777, 276, 501), sbi=86.15),
+    ffiw=dict(title='FFIW-10K', reader=ffiw_videos, writer=ffiw_release, expected=(500, 250, 250), sbi=84.83))
 
 # %% ../nbs/04d_benchmarks.ipynb #e42fec00
 def benchmark_videos(name:str, # a key of `BENCHMARKS`
@@ -170,34 +212,8 @@ def write_release(name:str, # a key of `BENCHMARKS`
                   n_fake:int=2, # test videos per fake folder
                  ) -> Path:
     "A miniature of a benchmark's release (its folders, test list and file names) plus training videos the reader must skip"
-    root, v = Path(root), lambda rel: _copy(video, root/rel)
-    if name == 'celebdf':
-        lines = [f'1 YouTube-real/{i:05d}.mp4' for i in range(n_real)] + [f'1 Celeb-real/id{i}_0000.mp4' for i in range(n_real)]
-        lines += [f'0 Celeb-synthesis/id{i}_id{i+1}_0000.mp4' for i in range(n_fake)]
-        for l in lines: v(l.split()[1])
-        v('Celeb-real/id9_0001.mp4'); v('Celeb-synthesis/id9_id8_0001.mp4')       # training videos
-        (root/'List_of_testing_videos.txt').write_text('\n'.join(lines) + '\n')
-    elif name == 'dfdc':
-        names = [''.join(chr(97 + (i*7 + j) % 26) for j in range(10)) + '.mp4' for i in range(n_real + n_fake)]
-        for f in names: v(f'videos/{f}')
-        pd.DataFrame(dict(filename=names, label=[0]*n_real + [1]*n_fake)).to_csv(root/'labels.csv', index=False)
-    elif name == 'dfdcp':
-        d = {}
-        for i in range(n_real + 1): d[f'original_videos/64304{i}/64304{i}_A_001.mp4'] = dict(label='real', set='test' if i < n_real else 'train')
-        for i in range(n_fake + 1):
-            m = 'AB'[i % 2]
-            d[f'method_{m}/64304{i}/64304{i}_{m}/1955231_{m}_00{i}.mp4'] = dict(label='fake', set='test' if i < n_fake else 'train')
-        for k in d: v(k)
-        (root/'dataset.json').write_text(json.dumps(d))
-    elif name == 'ffiw':
-        for kind, n in (('source', n_real), ('target', n_fake)):
-            for i in range(n): v(f'FFIW10K-v1-release/{kind}/val/videos/val_{i:05d}.mp4')
-            v(f'FFIW10K-v1-release/{kind}/train/videos/train_00000.mp4')
-    elif name == 'dfd':
-        for i in range(n_real): v(f'original_sequences/actors/raw/videos/{i+1:02d}__walking_down_street.mp4')
-        for i in range(n_fake): v(f'manipulated_sequences/DeepFakeDetection/raw/videos/{i+1:02d}_{i+2:02d}__walking_down_street__6ZXBJZW3.mp4')
-        v('original_sequences/actors/c23/videos/01__walking_down_street.mp4')
-    else: raise ValueError(f"benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}")
+    if name not in BENCHMARKS: raise ValueError(f"benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}")
+    root = Path(root); BENCHMARKS[name]['writer'](root, lambda rel: _copy(video, root/rel), n_real, n_fake)
     return root
 
 # %% ../nbs/04d_benchmarks.ipynb #ac5f7eba
@@ -208,7 +224,6 @@ def video_faces(path, # a video file
                 min_area:float=.5, # keep faces at least this fraction of the largest face's box area
                ) -> list:
     "`(frame index, face index, crop)` for every kept face of the sampled frames (crop: uint8 RGB, validation crop)"
-    from kdnb.faces import sample_frames
     res = []
     for idx, img in sample_frames(path, n_frames):
         boxes = np.asarray(detector(img)[0], np.float32).reshape(-1, 2, 2)
@@ -221,7 +236,6 @@ def video_faces(path, # a video file
 # %% ../nbs/04d_benchmarks.ipynb #b9c277ac
 def _detector(kind):
     "A face detector for videos: dlib (kdnb[faces]) when installed, else OpenCV's Haar cascade, saying which"
-    from kdnb.faces import load_detector
     det = load_detector(kind)
     print(f"faces: {dict(dlib='dlib HOG detector (kdnb[faces])', haar='OpenCV Haar cascade').get(det.kind, det.kind)}")
     return det
@@ -234,7 +248,6 @@ def _faces(det, path, n_frames, image_size):
 _worker_det = None
 def _init_worker(kind):
     global _worker_det
-    from kdnb.faces import load_detector
     _worker_det = load_detector(kind)
 
 def _faces_job(args): return _faces(_worker_det, *args)
@@ -334,12 +347,6 @@ def benchmark_table(results:dict) -> pd.DataFrame:
     df = pd.DataFrame.from_dict(rows, orient='index'); df.index.name = 'dataset'
     return df
 
-def table_md(df:pd.DataFrame) -> str:
-    "A benchmark table as markdown (counts as integers, scores with 2 decimals)"
-    cell = lambda v: f'{v:.2f}' if isinstance(v, float) else str(v)
-    rows = [[df.index.name] + list(df.columns), ['---'] * (len(df.columns) + 1)]
-    rows += [[str(i)] + [cell(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
 
 # %% ../nbs/04d_benchmarks.ipynb #b6e4b4d6
 def run_benchmarks(model, # model, checkpoint spec or `arch[@size]`
@@ -359,7 +366,7 @@ def run_benchmarks(model, # model, checkpoint spec or `arch[@size]`
     results = {k: evaluate_benchmark(model, k, v.pop('root'), None if out is None else Path(out)/k, n_frames, no_face, det,
                                      bs, device, skip_missing, workers, rec, **v) for k, v in roots.items()}
     df = benchmark_table(results)
-    text = (f"# Cross-dataset benchmarks: {mname}\n\n{table_md(df)}\n\nSBI paper: {SBI_CITATION}.\n\n"
+    text = (f"# Cross-dataset benchmarks: {mname}\n\n{md_table(df, '{:.2f}')}\n\nSBI paper: {SBI_CITATION}.\n\n"
             f"Checkpoint: {rec.get('checkpoint', mname)} (sha256 {rec.get('checkpoint_sha256', '-')}).\n\n"
             f"Protocol:\n{protocol_text(n_frames, no_face)}\n")
     print(text)
@@ -369,3 +376,79 @@ def run_benchmarks(model, # model, checkpoint spec or `arch[@size]`
         write_text(Path(out)/'benchmarks.json', json.dumps(dict(model=mname, **rec, table=json.loads(df.to_json(orient='index'))), indent=2))
         print(f'benchmarks written to {out}/benchmarks.md (+ .csv, .json, one folder per dataset)')
     return df
+
+# %% ../nbs/04d_benchmarks.ipynb #a3ea3f08
+def dataset_videos(name, # a key of `BENCHMARKS`: celebdf, dfdc, dfdcp, ffiw, dfd
+                   src, # the folder its release was unpacked into
+                   out, # the output folder (refused when it holds another set)
+                   compression=None)->tuple: # DFD's compression folder (default raw)
+    "`(jobs, record)`: `kdnb.faces.find_videos`-style jobs into `real/` and `fake/` for the release's official test videos, and their list"
+    if name not in BENCHMARKS: raise ValueError(f"--dataset {name!r}: expected one of {', '.join(BENCHMARKS)}")
+    fn = Path(out)/'benchmark.json'
+    was = json.loads(fn.read_text()).get('dataset') if fn.is_file() else None
+    if was != name and (was or any((Path(out)/k).exists() for k in ('real', 'fake'))):
+        raise ValueError(f"{out} already holds {f'the {was} test set' if was else 'real/ or fake/ crops'}: choose a new folder for --dataset {name}")
+    df, b = benchmark_videos(name, src, skip_missing=True, compression=compression), BENCHMARKS[name]
+    kinds, ids = ['fake' if l else 'real' for l in df.label], [Path(v).stem for v in df.video]
+    if len(set(zip(kinds, ids))) < len(ids): ids = ['_'.join(Path(v).with_suffix('').parts) for v in df.video]  # a name twice under one label
+    rec = dict(dataset=name, benchmark=b['title'], release=str(src), expected=dict(zip(('videos', 'real', 'fake'), b['expected'])),
+               videos=[dict(id=f'{k}/{i}', video=str(v), label=int(l), method=m) for k, i, v, l, m in zip(kinds, ids, df.video, df.label, df.method)])
+    return [(p, Path(k), i, k) for p, k, i in zip(df.path, kinds, ids)], rec
+
+def crop_benchmark(name:str, # a key of `BENCHMARKS`
+                   src, # the folder its release was unpacked into
+                   out, # output folder: `real/`, `fake/` and `benchmark.json`
+                   compression:str=None, # DFD's compression folder (default raw)
+                   label:str=None, splits:str=None, # refused: the release's test list gives both
+                   **kwargs, # `kdnb.faces.crop` options: n_frames, detector, workers, upsample
+                  ) -> dict:
+    "Crop the official test videos of a benchmark's release with `kdnb.faces.crop`; returns its summary"
+    if label or splits: raise ValueError(f"--dataset {name} takes the labels and the test list from the release: drop --{'label' if label else 'splits'}")
+    return crop(src, out, test_set=dataset_videos(name, src, out, compression), **kwargs)
+
+# %% ../nbs/04d_benchmarks.ipynb #26e50242
+@delegates(evaluate_cli)
+def benchmarks_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a glob of them), "RUN_DIR best" or an SBI checkpoint
+                   data:str='data/synthetic', # evaluation data root, or the release folder of --source BENCHMARK
+                   source:str='faceswap', # sbi | folder | all | method folders (faceswap, deepfakes,...) | celebdf | dfdc | dfdcp | ffiw | dfd
+                   split:str=None, # split of the sbi/method layouts (default test), or FFIW's (default val)
+                   out:str=None, # new output folder (default: a new output/eval_<checkpoint>_<source>_<time>)
+                   bs:int=32, # batch size
+                   detector:str='auto', # faces of frames without landmark/box files, and of benchmark videos: auto | dlib | haar | none
+                   compression:str=None, # c23 (default) or raw for sbi/method layouts; raw (default) for dfd
+                   benchmarks:str=None, # JSON file of benchmark roots: run them all and write one table
+                   n_frames:int=32, # benchmarks: frames per video
+                   no_face:str='half', # benchmarks: videos without a face score 0.5 (half, as SBI) or are left out (skip)
+                   skip_missing:bool=False, # benchmarks: leave out listed videos that are not on disk
+                   workers:int=1, # benchmarks: processes decoding videos and detecting faces
+                   **kwargs):
+    "Evaluate a checkpoint on an evaluation set (`kdnb.evaluate`), on one cross-dataset benchmark, or on several in one table"
+    _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
+    if not benchmarks and source not in BENCHMARKS:
+        return evaluate_cli(checkpoint, data, source, split, out, bs=bs, detector=detector, compression=compression, **kwargs)
+    stem, kw = _ckpt_stem(checkpoint), dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)
+    out = new_out(out, f'output/{slug("benchmarks", stem)}' if benchmarks else f'output/{slug("eval", stem, source)}')
+    try:
+        if benchmarks: return run_benchmarks(checkpoint, benchmarks, out, **kw)
+        return evaluate_benchmark(checkpoint, source, data, out, split=split, compression=compression, **kw)
+    except BaseException:
+        if out.is_dir() and not any(out.iterdir()): out.rmdir()    # no empty folder left behind by a failed run
+        raise
+
+def kdnb_evaluate(argv=None): # arguments; default `sys.argv[1:]`
+    "Command line: `kdnb_evaluate --checkpoint SPEC [--data ROOT] [--source sbi|folder|all|METHOD|BENCHMARK] [--benchmarks ROOTS.json] ...`"
+    run_cli(benchmarks_cli, argv, 'kdnb_evaluate')
+
+# %% ../nbs/04d_benchmarks.ipynb #01c7f3ff
+@delegates(crop_cli)
+def dataset_cli(src:str, # a video file, a folder of videos, an FF++ tree (SRC may point inside or above it), or a --dataset release
+                out:str, # output root
+                dataset:str=None, # celebdf | dfdc | dfdcp | ffiw | dfd: SRC is that benchmark's release; crop its official test videos
+                **kwargs):
+    "Turn videos into frames, faces, landmarks and boxes in the SBI-preprocessed layout, with split files, or a benchmark's test set"
+    if dataset is None: return crop_cli(src, out, **kwargs)
+    crop_benchmark(dataset, src, out, **{k: v for k, v in kwargs.items() if k not in ('fractions', 'seed')})   # OUT is all test split
+
+def kdnb_crop(argv=None): # arguments; default `sys.argv[1:]`
+    "Command line: `kdnb_crop SRC OUT [--label real|fake | --dataset celebdf|dfdc|dfdcp|ffiw|dfd] [--splits DIR] [--n-frames N] [--detector dlib|haar|auto] [--workers N]`"
+    run_cli(dataset_cli, argv, 'kdnb_crop')

@@ -11,12 +11,12 @@ import matplotlib.pyplot as plt
 from fastcore.basics import noop
 from .cli import run_cli, atomic_path, atomic_write, check_writable
 from .models import model_info
-from .evaluate import _as_model, _required, eval_items
-from .deploy import EXPORTERS, load_exported, score, calibration_crops, _subset, _load
+from .evaluate import _required, load_model, eval_items
+from .deploy import FORMATS, load_exported, score, calibration_crops, subset, load_finite
 
 # %% auto #0
-__all__ = ['DEPLOYED', 'LABELS', 'COLUMNS', 'PANELS', 'latency', 'set_threads', 'interleaved', 'spread', 'PeakRSS',
-           'profile_model', 'agreement', 'hardware', 'md_table', 'deploy_files', 'verdict', 'budget_ratios',
+__all__ = ['DEPLOYED', 'LABELS', 'INT8_AUC', 'COLUMNS', 'PANELS', 'latency', 'set_threads', 'interleaved', 'spread', 'PeakRSS',
+           'profile_model', 'agreement', 'hardware', 'md_table', 'deploy_files', 'fmt_ms', 'verdict', 'budget_ratios',
            'budget_rule', 'budget_sentence', 'data_sources', 'compare_models', 'plot_compare', 'spread_table',
            'save_compare', 'kdnb_compare']
 
@@ -94,7 +94,7 @@ def profile_model(model, # model, checkpoint spec or `arch[@size]`
                  ) -> tuple:
     "`(row, model)`: parameters, GMACs, CPU (and GPU) batch-1 latency and peak memory of one model"
     with PeakRSS() as mem:
-        model, name = _as_model(model, name)
+        model, name, _ = load_model(model, name)
         cpu_ms = latency(model, n_runs=n_runs, warmup=warmup, threads=threads)
     info = model_info(model)
     row = dict(name=name, arch=model.arch, image_size=model.image_size, params_m=info['params']/1e6,
@@ -131,8 +131,9 @@ def md_table(df:pd.DataFrame, fmt:str='{:.4g}') -> str:
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
 
 # %% ../nbs/04b_compare.ipynb #b7eaaa73
-DEPLOYED = dict(onnx=('onnx', False), onnx_int8=('onnx', True), pte=('executorch', False), pte_int8=('executorch', True))
-LABELS = dict(cpu='eager fp32', onnx='ONNX Runtime fp32', onnx_int8='ONNX Runtime int8', pte='ExecuTorch fp32', pte_int8='ExecuTorch int8')
+DEPLOYED = {f'{f.suffix[1:]}{q}': (k, bool(q)) for k, f in FORMATS.items() if f.deployed for q in ('', '_int8')[:1 + f.int8]}
+DEPLOYED = dict(sorted(DEPLOYED.items()))   # kind -> (format, int8), from `kdnb.deploy.FORMATS`: onnx, onnx_int8, pte, pte_int8
+LABELS = {'cpu': 'eager fp32'} | {k: f"{FORMATS[f].runtime} {'int8' if q else 'fp32'}" for k, (f, q) in DEPLOYED.items()}
 
 def deploy_files(model, # a `KdnbModel`
                  out, # folder for the files
@@ -142,14 +143,16 @@ def deploy_files(model, # a `KdnbModel`
     "Export `model` in each deployed format of `kinds`: {kind: path}; a format whose package is missing is left out, saying so"
     res, S = {}, model.image_size
     for k in kinds:
-        fmt, q = DEPLOYED[k]; p = Path(out)/f'{k}{EXPORTERS[fmt][1]}'
-        try: EXPORTERS[fmt][0](model, p, (torch.rand(16, 3, S, S) if calib is None else calib) if q else None)
+        f, q = DEPLOYED[k]; p = Path(out)/f'{k}{FORMATS[f].suffix}'
+        try: FORMATS[f].export(model, p, (torch.rand(16, 3, S, S) if calib is None else calib) if q else None)
         except ImportError as e: print(f'{LABELS[k]}: skipped, {e}'); continue
         res[k] = p
     return res
 
 # %% ../nbs/04b_compare.ipynb #c399be09
-def _ms(v:float) -> str: return f'{v:.3g} ms'   # 0.37 ms stays 0.37 ms
+def fmt_ms(v:float) -> str:
+    "Milliseconds to 3 significant digits: 0.37 ms stays 0.37 ms"
+    return f'{v:.3g} ms'
 
 def _ratios(df:pd.DataFrame, k:str, rounds:dict=None):
     "Student (second row) over teacher (first row) latency of format `k`: per-round ratios when `rounds` holds them, else the medians'"
@@ -186,7 +189,7 @@ def budget_sentence(df:pd.DataFrame, # `compare_models` table: teacher first, la
     cols = [f'{k}_ms' for k in LABELS if k != 'cpu' and f'{k}_ms' in df and pd.notna(df[f'{k}_ms'].iloc[0])]
     cands = sorted((r, n, c) for c in cols for n, r in budget_ratios(df, c).items() if pd.notna(r))
     if not cands: return budget_rule(budget) + ': no deployed format was timed, so it cannot be judged.'
-    desc = lambda r, n, c: f"{n} in {LABELS[c[:-3]]} ({_ms(df.loc[n, c])} against {_ms(df[c].iloc[0])}, {r:.2f}×)"
+    desc = lambda r, n, c: f"{n} in {LABELS[c[:-3]]} ({fmt_ms(df.loc[n, c])} against {fmt_ms(df[c].iloc[0])}, {r:.2f}×)"
     if ok := [o for o in cands if o[0] <= budget]:
         return budget_rule(budget) + ': ' + ', '.join(desc(*o) for o in ok) + (' meets it.' if len(ok) == 1 else ' meet it.')
     return budget_rule(budget) + f': no student format meets it; the nearest, {desc(*cands[0])}, is {cands[0][0]/budget:.2f}× over.'
@@ -200,7 +203,7 @@ def data_sources(root) -> list:
 
 def _eval_items(root, source, split, n_eval):
     "The evaluation items, resolved before any export or timing; an error names the sources the data has"
-    try: return _subset(eval_items(root, source, split), n_eval)
+    try: return subset(eval_items(root, source, split), n_eval)
     except (ValueError, OSError) as e:
         raise ValueError(f"{str(e).splitlines()[0]}; --source {source!r} does not fit {root}, which has: {', '.join(data_sources(root)) or 'no known source'}") from None
 
@@ -210,7 +213,7 @@ def _deployed_row(row, model, files, items, threads):
     for k, p in files.items(): runs[k] = (load_exported(p, threads), x); row[f'{k}_mb'] = p.stat().st_size / 2**20
     if items is not None:
         r = score(model, items, S, name=row['name']); row |= dict(frame_auc=r['frame_auc'], video_auc=r['video_auc']); probs = r['probs']
-        for k in [k for k in files if k.endswith('int8')]: row[f'{k}_auc'] = score(runs[k][0], items, S, name=f"{row['name']} {LABELS[k]}")['frame_auc']
+        for k in [k for k in files if DEPLOYED[k][1]]: row[f'{k}_auc'] = score(runs[k][0], items, S, name=f"{row['name']} {LABELS[k]}")['frame_auc']
     return runs, probs
 
 # %% ../nbs/04b_compare.ipynb #5a1dca20
@@ -228,7 +231,6 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
                    budget:float=0.6, # student latency budget as a share of the teacher's latency in the same deployed format
                    n_calib:int=128, # int8 calibration crops (with `data_root`)
                    n_eval:int=2000, # evaluation faces at most
-                   bs:int=None, # unused, kept for old callers
                   ) -> pd.DataFrame:
     "Teacher vs students: size, GMACs, interleaved latency of every deployed format, memory and, given data, AUC fp32/int8"
     if not budget > 0: raise ValueError(f"--budget {budget:g}: must be a number > 0 (a share of the teacher's latency in the same deployed format)")
@@ -236,7 +238,7 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
     if out: check_writable(out, folder=True)   # every input checked before minutes of exporting and timing
     load0, specs = os.getloadavg()[0], dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], [teacher, student, *extra]))
     items = _eval_items(data_root, source, split, n_eval) if data_root is not None else None
-    models = {name: _load(spec, name)[0] for name, spec in specs.items()}   # every checkpoint found, readable and finite
+    models = {name: load_finite(spec, name)[0] for name, spec in specs.items()}   # every checkpoint found, readable and finite
     rows, runs, probs = {}, {}, {}
     if data_root is None and any(DEPLOYED[k][1] for k in kinds): print('int8 files calibrated on random pixels: latency only (give --data for AUCs)')
     with tempfile.TemporaryDirectory() as d:
@@ -258,11 +260,12 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
     return df
 
 # %% ../nbs/04b_compare.ipynb #4cd7dcdb
+INT8_AUC = [f'{k}_auc' for k, (_, q) in DEPLOYED.items() if q]   # frame AUC of each int8 file
 COLUMNS = ['arch', 'image_size', 'params_m', 'gmacs', *[f'{k}_ms' for k in LABELS], 'gpu_ms', *[f'{k}_mb' for k in DEPLOYED],
-           'host_mb', 'gpu_mb', 'frame_auc', 'video_auc', 'onnx_int8_auc', 'pte_int8_auc', 'agreement']
+           'host_mb', 'gpu_mb', 'frame_auc', 'video_auc', *INT8_AUC, 'agreement']
 PANELS = {'params (M)': ['params_m'], 'GMACs': ['gmacs'], 'CPU ms (batch 1)': [f'{k}_ms' for k in LABELS],
           'file MB': [f'{k}_mb' for k in DEPLOYED], 'host MB': ['host_mb'], 'GPU ms': ['gpu_ms'],
-          'frame AUC': ['frame_auc', 'onnx_int8_auc', 'pte_int8_auc'], 'agreement with teacher': ['agreement']}
+          'frame AUC': ['frame_auc', *INT8_AUC], 'agreement with teacher': ['agreement']}
 
 def plot_compare(df:pd.DataFrame, fname=None):
     "One panel per quantity (`PANELS`), grouped bars per format, one group per model; saved to `fname` when given"

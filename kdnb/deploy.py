@@ -6,18 +6,20 @@
 from __future__ import annotations
 import contextlib, hashlib, importlib, io, json, os, sys, tempfile, warnings
 from pathlib import Path
+from typing import Callable, NamedTuple
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from fastcore.basics import listify
 from glob import glob
 import kdnb
 from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, is_tmp, sha256, _named
 from .models import load_checkpoint, resolve_checkpoint
-from .evaluate import _as_model, _required, eval_items, eval_dl, EvalDataset, metrics
+from .evaluate import _required, load_model, eval_items, eval_dl, EvalDataset, metrics
 
 # %% auto #0
-__all__ = ['DEPLOY_HINT', 'META_KEYS', 'EXPORTERS', 'KIND', 'need', 'Deployable', 'exported_meta', 'load_exported',
-           'export_executorch', 'export_onnx', 'export_torchscript', 'calibration_crops', 'score', 'auc_drop',
-           'verdict_change', 'export_model', 'kdnb_export']
+__all__ = ['DEPLOY_HINT', 'META_KEYS', 'FORMATS', 'SUFFIXES', 'need', 'Deployable', 'check_threshold', 'exported_meta',
+           'export_executorch', 'export_onnx', 'export_torchscript', 'Format', 'format_of', 'load_exported', 'subset',
+           'calibration_crops', 'score', 'auc_drop', 'verdict_change', 'check_finite', 'load_finite', 'export_model',
+           'kdnb_export']
 
 # %% ../nbs/04a_deploy.ipynb #402b7e6b
 DEPLOY_HINT = "pip install 'kdnb[deploy]'"
@@ -57,7 +59,7 @@ def _quiet():
 # %% ../nbs/04a_deploy.ipynb #5a1dca02
 META_KEYS = ('arch', 'image_size', 'threshold', 'files')   # what every sidecar holds (and kdnb_version)
 
-def _threshold_ok(t, what):
+def check_threshold(t, what):
     "`t` (None, or a number in [0, 1]), else one line naming `what`"
     if t is None or (not isinstance(t, bool) and isinstance(t, (int, float)) and 0 <= t <= 1): return t
     raise ValueError(f'{what}: threshold {t!r}: expected a number in [0, 1]')
@@ -70,7 +72,7 @@ def _read_meta(meta:Path) -> dict:
     if miss := [k for k in META_KEYS if k not in m]: raise ValueError(f'{meta}: key {miss[0]!r} is missing')
     S = m['image_size']
     if isinstance(S, bool) or not isinstance(S, int) or not 8 <= S <= 2048: raise ValueError(f"{meta}: key 'image_size' is {S!r}: expected an integer from 8 to 2048")
-    _threshold_ok(m['threshold'], f"{meta}: key 'threshold'")
+    check_threshold(m['threshold'], f"{meta}: key 'threshold'")
     if not isinstance(m['arch'], str): raise ValueError(f"{meta}: key 'arch' is {m['arch']!r}: expected a timm model name")
     if not isinstance(m['files'], dict): raise ValueError(f"{meta}: key 'files' is not an object of file name -> sha256 and bytes")
     return m
@@ -89,7 +91,9 @@ def exported_meta(fname, # a .pte, .onnx or .pt file written by `export_model`
         raise ValueError(f'{fname} does not match {meta} (its SHA-256 differs from the one recorded at export): they come from different exports (run kdnb_export again)')
     return m
 
-# %% ../nbs/04a_deploy.ipynb #0ea0bc83
+# %% ../nbs/04a_deploy.ipynb #831c56c0
+_SIDE = dict(min=8, max=2048)  # accepted input heights and widths of the exported files
+
 _et = {}
 def _et_threads(threads):
     "Size ExecuTorch's thread pool once, before its first program loads (resizing it later crashes the process)"
@@ -99,46 +103,11 @@ def _et_threads(threads):
     elif threads and threads != _et['n']: print(f"ExecuTorch keeps the thread count it started with ({_et['n'] or 'its default'})")
 
 def _pte(fname, threads):
-    with _quiet(): rt, = need('executorch.runtime'); _et_threads(threads); return rt.Runtime.get().load_program(str(fname)).load_method('forward')
-
-def _onnx(fname, threads):
-    ort, = need('onnxruntime')
-    so = ort.SessionOptions(); so.intra_op_num_threads = threads or 0
-    return ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
-
-def _pt(fname, threads):
-    with warnings.catch_warnings(): warnings.simplefilter('ignore'); return torch.jit.load(str(fname)).eval()
-
-_READERS = {'.pte': ('ExecuTorch', _pte), '.onnx': ('ONNX', _onnx), '.pt': ('TorchScript', _pt)}
-_HEADS = {'.pte': (4, b'ET'), '.pt': (0, b'PK\x03\x04')}   # ExecuTorch's flatbuffer identifier (ET12) at byte 4; TorchScript is a zip
-
-def _looks_like(fname:Path)->bool:
-    "Whether `fname` starts as its kind of file does (checked before a runtime is imported)"
-    at, head = _HEADS.get(fname.suffix, (0, b''))
-    with open(fname, 'rb') as f: return f.read(at + len(head))[at:] == head
-
-def load_exported(fname, # a .pte, .onnx or .pt file written by `export_model`
-                  threads:int=None, # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
-                  check:bool=True): # refuse temporary names, and a file its sidecar (when present) does not record
-    "A function from a [0,1] RGB batch (any size) to the logits of an exported file"
-    fname = Path(fname)
-    if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
-    if check and is_tmp(fname): raise ValueError(f'{fname}: a temporary file an interrupted kdnb_export left, not an export (kdnb_export removes it)')
-    if check and fname.with_suffix('.json').is_file(): exported_meta(fname)
-    if fname.suffix not in _READERS: raise ValueError(f'{fname}: expected a .pte, .onnx or .pt file')
-    kind, read = _READERS[fname.suffix]
-    try: m = read(fname, threads) if _looks_like(fname) else None
-    except ImportError: raise
-    except Exception: m = None
-    if m is None: raise ValueError(f'{fname}: not a valid {kind} file (its runtime cannot load it)')
-    if fname.suffix == '.pte':
-        with _quiet(): m.execute([torch.rand(1, 3, 32, 32)])  # the first call prints ExecuTorch's CPU notes
-        return lambda x: torch.cat([m.execute([o.contiguous()])[0] for o in x.float().split(1)])  # batch 1 each
-    if fname.suffix == '.onnx': return lambda x: torch.from_numpy(m.run(None, {'image': x.float().numpy()})[0])
-    return torch.no_grad()(m)
-
-# %% ../nbs/04a_deploy.ipynb #831c56c0
-_SIDE = dict(min=8, max=2048)  # accepted input heights and widths of the exported files
+    "The `forward` of an ExecuTorch program, quiet: its first call prints ExecuTorch's CPU notes"
+    with _quiet():
+        rt, = need('executorch.runtime'); _et_threads(threads)
+        m = rt.Runtime.get().load_program(str(fname)).load_method('forward'); m.execute([torch.rand(1, 3, 32, 32)])
+    return lambda x: m.execute([x])[0]
 
 def _export(m:nn.Module, S:int, batch=False):
     "`torch.export` of `m` with dynamic height and width (and batch, for ONNX)"
@@ -178,6 +147,13 @@ def _onnx_fp32(model, fname):
             torch.onnx.export(m, (torch.rand(1, 3, S, S),), str(tmp), dynamo=False, opset_version=18, input_names=['image'],
                               output_names=['logits'], dynamic_axes={'image': axes, 'logits': {0: 'batch'}})
 
+def _onnx(fname, threads):
+    "An ONNX Runtime CPU session of `fname` as a function of a batch"
+    ort, = need('onnxruntime')
+    so = ort.SessionOptions(); so.intra_op_num_threads = threads or 0
+    s = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
+    return lambda x: torch.from_numpy(s.run(None, {'image': x.numpy()})[0])
+
 def _onnx_int8(src, fname, calib):
     "ONNX Runtime static QDQ int8 of `src` (per-channel weights), calibrated on the `calib` crops"
     quant, = need('onnxruntime.quantization')
@@ -211,8 +187,59 @@ def export_torchscript(model:nn.Module, # a `KdnbModel`
         torch.jit.save(torch.jit.trace(Deployable(model).eval(), torch.rand(1, 3, S+1, S+2), check_trace=False), buf)
     with atomic_write(fname) as f: f.write(buf.getbuffer())   # a full disk is a Python OSError here, not an abort in C++
 
+def _pt(fname, threads):
+    "The TorchScript module in `fname`, run without gradients"
+    with warnings.catch_warnings(): warnings.simplefilter('ignore'); return torch.no_grad()(torch.jit.load(str(fname)).eval())
+
+# %% ../nbs/04a_deploy.ipynb #8b40617f
+class Format(NamedTuple):
+    "One deployment format: what `export_model`, `load_exported`, `kdnb_compare`, `kdnb_sweep` and `kdnb_predict` know of it"
+    suffix:str # file ending
+    label:str # the kind of file in messages
+    runtime:str # what runs it, in latency reports
+    package:str # the module its runtime needs
+    export:Callable # `(model, fname, calib)` writes the file (int8 when `calib` is given)
+    load:Callable # `(fname, threads)`: a function from a batch to logits
+    head:tuple # `(offset, bytes)` every such file holds
+    int8:bool # `export` offers int8
+    batch1:bool # the file takes one image at a time
+    deployed:bool # timed by kdnb_compare and kdnb_sweep
+
+# heads: ExecuTorch's flatbuffer identifier (ET12) at byte 4, TorchScript's zip signature; an ONNX protobuf has none
+FORMATS = dict(   # best first
+    executorch=Format('.pte', 'ExecuTorch', 'ExecuTorch', 'executorch', export_executorch, _pte, (4, b'ET'), int8=True, batch1=True, deployed=True),
+    onnx=Format('.onnx', 'ONNX', 'ONNX Runtime', 'onnxruntime', export_onnx, _onnx, (0, b''), int8=True, batch1=False, deployed=True),
+    torchscript=Format('.pt', 'TorchScript', 'TorchScript', 'torch', export_torchscript, _pt, (0, b'PK\x03\x04'), int8=False, batch1=False, deployed=False))
+SUFFIXES = tuple(f.suffix for f in FORMATS.values())   # the endings of exported files
+
+def format_of(fname) -> Format|None:
+    "The record of `FORMATS` whose suffix `fname` has, or None"
+    return next((f for f in FORMATS.values() if f.suffix == Path(fname).suffix), None)
+
+# %% ../nbs/04a_deploy.ipynb #0ea0bc83
+def _looks_like(fname:Path, head:tuple)->bool:
+    "Whether `fname` holds `head` = (offset, bytes), as every file of its format does (checked before a runtime is imported)"
+    at, b = head
+    with open(fname, 'rb') as f: return f.read(at + len(b))[at:] == b
+
+def load_exported(fname, # a file of one of `FORMATS` written by `export_model` (.pte, .onnx, .pt)
+                  threads:int=None, # CPU threads for ONNX Runtime, and for ExecuTorch when it loads its first file
+                  check:bool=True): # refuse temporary names, and a file its sidecar (when present) does not record
+    "A function from a [0,1] RGB batch (any size) to the logits of an exported file"
+    fname = Path(fname)
+    if not fname.is_file(): raise FileNotFoundError(f'{fname}: no such file')
+    if check and is_tmp(fname): raise ValueError(f'{fname}: a temporary file an interrupted kdnb_export left, not an export (kdnb_export removes it)')
+    if check and fname.with_suffix('.json').is_file(): exported_meta(fname)
+    if (f := format_of(fname)) is None: raise ValueError(f"{fname}: expected a {', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]} file")
+    try: run = f.load(fname, threads) if _looks_like(fname, f.head) else None
+    except ImportError: raise
+    except Exception: run = None
+    if run is None: raise ValueError(f'{fname}: not a valid {f.label} file (its runtime cannot load it)')
+    if f.batch1: return lambda x: torch.cat([run(o.contiguous()) for o in x.float().split(1)])  # one image at a time
+    return lambda x: run(x.float())
+
 # %% ../nbs/04a_deploy.ipynb #4dec8282
-def _subset(items, n):
+def subset(items, n):
     "At most `n` of `items`, evenly spaced (the item lists hold reals then fakes, so both stay)"
     return items if n is None or len(items) <= n else [items[i] for i in np.linspace(0, len(items)-1, n).round().astype(int)]
 
@@ -222,7 +249,7 @@ def calibration_crops(data, # evaluation data root (as for `kdnb_evaluate`)
                       n:int=128, # how many crops
                      ) -> torch.Tensor:
     "`n` validation face crops exactly as evaluation makes them: the data int8 quantisation is calibrated on"
-    items = _subset(eval_items(data, 'folder') if folder else eval_items(data, 'sbi', 'val'), n)
+    items = subset(eval_items(data, 'folder') if folder else eval_items(data, 'sbi', 'val'), n)
     return torch.stack([x for x, _ in EvalDataset(items, image_size)])
 
 # %% ../nbs/04a_deploy.ipynb #aa6fd2bb
@@ -255,32 +282,32 @@ def verdict_change(p32, p8, threshold:float=0.5) -> str:
     return f'verdicts agree with fp32 on {agree:.1%} of {len(p32)} faces; fake probability differs by {d.mean():.3f} on average (max {d.max():.3f})'
 
 # %% ../nbs/04a_deploy.ipynb #1df078d0
-def _finite(model, what):
+def check_finite(model, what):
     "`model`, or one line naming `what` when a weight is NaN or infinite (such a model scores NaN: it must never be exported or used)"
     if bad := [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]:
         raise ValueError(f'{what}: {len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]}); refusing this model')
     return model
 
-def _load(spec, name=None):
+_finite, _threshold_ok = check_finite, check_threshold   # the names kdnb.predict imports today
+
+def load_finite(spec, name=None):
     "`(model, name, threshold)` from a module, a checkpoint spec, or `arch[@size]` (random weights); non-finite weights refused"
     s = str(spec)
     if isinstance(spec, nn.Module) or (not glob(s) and timm.is_model(s.partition('@')[0])):
-        model, name = _as_model(spec, name); return _finite(model, name), name, getattr(model, 'threshold', None)
+        model, name, _ = load_model(spec, name); return check_finite(model, name), name, getattr(model, 'threshold', None)
     fname = resolve_checkpoint(s, verbose=False)
     model, ckpt = load_checkpoint(fname)
-    return _finite(model.eval(), fname), name or model.arch, _threshold_ok(ckpt.get('threshold'), fname)
+    return check_finite(model.eval(), fname), name or model.arch, check_threshold(ckpt.get('threshold'), fname)
 
 # %% ../nbs/04a_deploy.ipynb #876a84f9
-EXPORTERS = dict(executorch=(export_executorch, '.pte'), onnx=(export_onnx, '.onnx'), torchscript=(export_torchscript, '.pt'))
-KIND = dict(executorch='ExecuTorch', onnx='ONNX', torchscript='TorchScript')
-
 def _formats(formats, quantize):
-    "The format names `formats` stands for, checked"
+    "The names of `FORMATS` that `formats` stands for, checked"
     if quantize not in (None, 'int8'): raise ValueError(f"quantize: {quantize!r} is not 'int8'")
-    fmts = [f for f in EXPORTERS if not (quantize and f == 'torchscript')] if formats == 'all' else \
+    fmts = [k for k, f in FORMATS.items() if f.int8 or not quantize] if formats == 'all' else \
            listify(formats.split(',') if isinstance(formats, str) else formats)
-    if bad := [f for f in fmts if f not in EXPORTERS]: raise ValueError(f"format: {bad[0]!r} is not one of all, {', '.join(EXPORTERS)}")
-    if quantize and 'torchscript' in fmts: raise ValueError('TorchScript has no int8 export here: use executorch or onnx')
+    if bad := [f for f in fmts if f not in FORMATS]: raise ValueError(f"format: {bad[0]!r} is not one of all, {', '.join(FORMATS)}")
+    if quantize and (no := [f for f in fmts if not FORMATS[f].int8]):
+        raise ValueError(f"{FORMATS[no[0]].label} has no int8 export here: use {' or '.join(k for k, f in FORMATS.items() if f.int8)}")
     return fmts
 
 @contextlib.contextmanager
@@ -311,7 +338,7 @@ def _staged(fnames:list):
 
 def clean_export_tmp(out) -> list:
     "Remove the temporary model and sidecar files an interrupted export left in `out`; returns them"
-    found = [p for p in stale_tmp(out) if p.suffix in ('.pte', '.onnx', '.pt', '.json')] if Path(out).is_dir() else []
+    found = [p for p in stale_tmp(out) if p.suffix in (*SUFFIXES, '.json')] if Path(out).is_dir() else []
     for p in found: p.unlink(missing_ok=True)
     if found: print(f'removed {len(found)} temporary file(s) an interrupted export left in {out}')
     return found
@@ -327,8 +354,8 @@ def _sidecar(model, threshold, files:dict, old:Path) -> dict:
 # %% ../nbs/04a_deploy.ipynb #5a1dca05
 def _export_one(model, fmt, fname, tmp, calib):
     "Export to `tmp` (for `fname`) and reload it; returns its check (max abs diff from eager on random inputs, size, XNNPACK partitions) and runner"
-    print(f"{fname.name}: exporting ({KIND[fmt]} {'int8' if calib is not None else 'fp32'})", flush=True)
-    try: parts = EXPORTERS[fmt][0](model, tmp, calib)
+    print(f"{fname.name}: exporting ({FORMATS[fmt].label} {'int8' if calib is not None else 'fp32'})", flush=True)
+    try: parts = FORMATS[fmt].export(model, tmp, calib)
     except OSError as e: raise _named(e, fname) if e.errno and is_tmp(e.filename or '') else e from None
     run, S = load_exported(tmp, check=False), model.image_size
     res = dict(format=fmt, max_diff=_max_diff(run, model, [(S, S), (S*3//2 + 1, S*5//4)]), mb=tmp.stat().st_size/2**20)
@@ -341,7 +368,7 @@ def _export_one(model, fmt, fname, tmp, calib):
 # %% ../nbs/04a_deploy.ipynb #5a1dca06
 def export_model(model, # model, checkpoint spec or `arch[@size]`
                  out='output/export', # folder for the exported files
-                 formats='all', # 'all', or one or a list of `EXPORTERS`' keys
+                 formats='all', # 'all', or one or a list of `FORMATS`' keys
                  quantize:str=None, # None (fp32) or 'int8' (ExecuTorch and ONNX; needs `data`)
                  data=None, # evaluation data root: int8 is calibrated on its 'val' crops and scored on `split`
                  source:str='sbi', # evaluation source of `data` ('sbi', 'folder' or a manipulation method)
@@ -356,11 +383,11 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
     fmts, out = _formats(formats, quantize), Path(out)
     if quantize and data is None: raise ValueError('--quantize int8 needs --data: int8 is calibrated and checked on real validation crops')
     check_writable(out, folder=True)
-    model, name, threshold = _load(model, name)   # every input resolved and checked before the long work
+    model, name, threshold = load_finite(model, name)   # every input resolved and checked before the long work
     model, S = model.cpu().float().eval(), model.image_size
     if quantize:   # the calibration crops ('val') and the evaluation items (`split`), both found before any export
-        cal = _subset(eval_items(data, 'folder') if source == 'folder' else eval_items(data, 'sbi', 'val'), n_calib)
-        items = _subset(eval_items(data, source, split), n_eval)
+        cal = subset(eval_items(data, 'folder') if source == 'folder' else eval_items(data, 'sbi', 'val'), n_calib)
+        items = subset(eval_items(data, source, split), n_eval)
     clean_export_tmp(out)
     stem = out/(name.replace('/', '_').replace('@', '_') + ('_int8' if quantize else ''))
     if quantize:
@@ -368,7 +395,7 @@ def export_model(model, # model, checkpoint spec or `arch[@size]`
         calib = torch.stack([x for x, _ in progress(EvalDataset(cal, S), leave=False)]); fp32 = score(model, items, S, name=name)
     with _new_folders(out):
         out.mkdir(parents=True, exist_ok=True)
-        with _staged([stem.with_suffix(EXPORTERS[f][1]) for f in fmts] + [stem.with_suffix('.json')]) as tmps:
+        with _staged([stem.with_suffix(FORMATS[f].suffix) for f in fmts] + [stem.with_suffix('.json')]) as tmps:
             res = _export_all(model, fmts, formats, tmps, quantize and (calib, items, fp32, threshold), max_drop)
             if not quantize and (bad := {p.name: r['max_diff'] for p, r in res.items() if not r['max_diff'] <= atol}):
                 raise RuntimeError(f'export differs from the eager model by more than {atol}: {bad}; nothing was replaced')
@@ -379,7 +406,7 @@ def _export_all(model, fmts, formats, tmps, int8, max_drop) -> dict:
     "Export every format of `fmts` to its temporary file; with `int8` = (calib, items, fp32 scores, threshold), score each against fp32"
     S, (calib, items, fp32, thr), res = model.image_size, int8 or (None,)*4, {}
     for f in fmts:
-        p = [o for o in tmps if o.suffix == EXPORTERS[f][1]][0]
+        p = [o for o in tmps if o.suffix == FORMATS[f].suffix][0]
         try: res[p], run = _export_one(model, f, p, tmps[p], calib)
         except ImportError as e:
             if formats != 'all': raise

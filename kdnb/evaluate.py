@@ -17,9 +17,9 @@ from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _it
 from .models import create_model, load_checkpoint, resolve_checkpoint
 
 # %% auto #0
-__all__ = ['SCORE_KEYS', 'BENCHMARK_NAMES', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl',
-           'aggregate', 'eer', 'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'load_model',
-           'predict', 'new_out', 'slug', 'evaluate', 'frame_curve', 'save_eval', 'kdnb_evaluate']
+__all__ = ['SCORE_KEYS', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate', 'eer',
+           'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'load_model', 'predict', 'new_out',
+           'slug', 'evaluate', 'frame_curve', 'save_eval', 'evaluate_cli', 'kdnb_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #4adf5dc2
 def _methods(root, source, compression):
@@ -392,35 +392,23 @@ def _required(**kw):
     if missing := [k for k, v in kw.items() if v is None]: raise ValueError(f'--{missing[0]} is required')
 
 # %% ../nbs/04_evaluate.ipynb #74d98421
-BENCHMARK_NAMES = ('celebdf', 'dfdc', 'dfdcp', 'ffiw', 'dfd')   # readers live in kdnb.benchmarks (imported when asked for)
 SUMMARY = ('frame_auc', 'video_auc', 'frame_ap', 'frame_acc', 'frame_eer')
 
-def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a glob of them), "RUN_DIR best" or an SBI checkpoint
-                  data:str='data/synthetic', # evaluation data root
-                  source:str='faceswap', # sbi | folder | all | method folders (faceswap, deepfakes,...) | celebdf | dfdc | dfdcp | ffiw | dfd
-                  split:str=None, # split of the sbi/method layouts (default test), or FFIW's (default val)
-                  out:str=None, # new output folder (default: a new output/eval_<checkpoint>_<source>_<time>)
-                  bs:int=32, # batch size
-                  cropped:bool=False, # --source folder: the images are face crops already (no landmarks needed)
-                  accuracy_only:bool=False, # allow a set with only real or only fake faces (accuracy only)
-                  detector:str='auto', # faces of frames without landmark/box files, and of benchmark videos: auto | dlib | haar | none
-                  compression:str=None, # c23 (default) or raw for sbi/method layouts; raw (default) for dfd
-                  benchmarks:str=None, # JSON file of benchmark roots: run them all and write one table
-                  n_frames:int=32, # benchmarks: frames per video
-                  no_face:str='half', # benchmarks: videos without a face score 0.5 (half, as SBI) or are left out (skip)
-                  skip_missing:bool=False, # benchmarks: leave out listed videos that are not on disk
-                  workers:int=1, # benchmarks: processes decoding videos and detecting faces
-                 ):
+def evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a glob of them), "RUN_DIR best" or an SBI checkpoint
+                 data:str='data/synthetic', # evaluation data root
+                 source:str='faceswap', # sbi | folder | all | method folders (faceswap, deepfakes,...)
+                 split:str=None, # split of the sbi/method layouts (default test)
+                 out:str=None, # new output folder (default: a new output/eval_<checkpoint>_<source>_<time>)
+                 bs:int=32, # batch size
+                 cropped:bool=False, # --source folder: the images are face crops already (no landmarks needed)
+                 accuracy_only:bool=False, # allow a set with only real or only fake faces (accuracy only)
+                 detector:str='auto', # faces of frames without landmark/box files: auto | dlib | haar | none
+                 compression:str=None, # c23 (default) or raw for sbi/method layouts
+                ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
-    _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
-    stem = _ckpt_stem(checkpoint)
-    out = new_out(out, f'output/{slug("benchmarks", stem)}' if benchmarks else f'output/{slug("eval", stem, source)}')
+    _required(checkpoint=checkpoint); _check_options(bs, detector, compression=compression)
+    out = new_out(out, f'output/{slug("eval", _ckpt_stem(checkpoint), source)}')
     try:
-        if benchmarks or source in BENCHMARK_NAMES:
-            from kdnb.benchmarks import evaluate_benchmark, run_benchmarks     # benchmarks imports this module: imported here
-            kw = dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)
-            if benchmarks: return run_benchmarks(checkpoint, benchmarks, out, **kw)
-            return evaluate_benchmark(checkpoint, source, data, out, split=split, compression=compression, **kw)
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,
                        accuracy_only=accuracy_only, compression=compression or 'c23')
     except BaseException:
@@ -430,5 +418,5 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
     if 'methods' in res: print(methods_table(res['methods']))
 
 def kdnb_evaluate(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_evaluate --checkpoint SPEC [--data ROOT] [--source sbi|folder|all|METHOD|BENCHMARK] [--benchmarks ROOTS.json] ...`"
-    run_cli(_evaluate_cli, argv, 'kdnb_evaluate')
+    "Command line: `kdnb_evaluate --checkpoint SPEC [--data ROOT] [--source sbi|folder|all|METHOD] ...` (benchmarks: `kdnb.benchmarks.kdnb_evaluate`)"
+    run_cli(evaluate_cli, argv, 'kdnb_evaluate')

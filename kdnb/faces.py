@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['INSTALL_HINT', 'VIDEO_EXTS', 'LAYOUTS', 'predictor_path', 'DlibDetector', 'ellipse_points', 'HaarDetector',
            'load_detector', 'face_boxes', 'sample_frames', 'crop_video', 'find_videos', 'seeded_split',
-           'official_split', 'write_splits', 'crop', 'kdnb_crop', 'dataset_videos']
+           'official_split', 'write_splits', 'crop', 'crop_cli', 'kdnb_crop']
 
 # %% ../nbs/00a_faces.ipynb #9f5712c1
 import hashlib, importlib.util, json, os, re, shutil, signal, sys, threading
@@ -348,6 +348,19 @@ def _crop_one(args):
 
 def _few(names, n=8): return ', '.join(names[:n]) + (' …' if len(names) > n else '')
 
+def _record(out, rec, results)->dict:
+    "Write `benchmark.json` (the test list with each video's frames with a face, and the counts) and print the counts"
+    for v, r in zip(rec['videos'], results): v['frames'] = r.get('frames')       # None: unreadable
+    n = lambda vs: dict(videos=len(vs), real=sum(v['label'] == 0 for v in vs), fake=sum(v['label'] == 1 for v in vs))
+    rec |= dict(found=n(rec['videos']), cropped=n([v for v in rec['videos'] if v['frames']]),
+                no_face=sum(v['frames'] == 0 for v in rec['videos']), unreadable=sum(v['frames'] is None for v in rec['videos']))
+    write_text(Path(out)/'benchmark.json', json.dumps(rec, indent=1))
+    say = lambda k: f"{rec[k]['videos']} ({rec[k]['real']} real, {rec[k]['fake']} fake)"
+    print(f"kdnb_crop: {rec['benchmark']} test set: official {say('expected')}, found {say('found')}, cropped {say('cropped')}, "
+          f"{rec['no_face']} without a face, {rec['unreadable']} unreadable; test list in {Path(out)/'benchmark.json'}")
+    print(f"kdnb_crop: score it with kdnb_evaluate --checkpoint CKPT --data {out} --source folder (videos without a face are left out)")
+    return {k: rec[k] for k in ('expected', 'found', 'cropped', 'no_face', 'unreadable')}
+
 def _report(src, out, jobs, results, splits, fractions, seed, rec=None)->dict:
     "Print what happened to every video, write the split files and `kdnb_crop.json`; no usable video is an error."
     for r in results:
@@ -407,16 +420,14 @@ def _stoppable(out):
 
 # %% ../nbs/00a_faces.ipynb #89daae8a
 def crop(src, out, n_frames=32, detector='auto', workers=1, compression=None, upsample=1,
-         label=None, splits=None, fractions=(.8, .1, .1), seed=0, dataset=None):
-    "Crop every video under `src` (or, with `dataset`, a benchmark's official test videos) into `out`; returns the summary"
+         label=None, splits=None, fractions=(.8, .1, .1), seed=0, test_set=None):
+    "Crop every video under `src`, or the `(jobs, record)` of a benchmark's official test videos (`test_set`), into `out`; returns the summary"
     out, fractions = Path(out), _fractions(fractions)
-    if dataset and (label or splits):
-        raise ValueError(f"--dataset {dataset} takes the labels and the test list from the release: drop --{'label' if label else 'splits'}")
-    jobs, rec = dataset_videos(dataset, src, out, compression) if dataset else (find_videos(src, label, compression or 'c23'), None)
+    jobs, rec = test_set or (find_videos(src, label, compression or 'c23'), None)
     if splits: official_split(splits)                       # a bad split file stops before hours of cropping
     _check_splits(out, splits)
     _check_ids(args := [(v, out/layout, vid, n_frames) for v, layout, vid, _ in jobs])
-    if not splits and not dataset and Path(src).is_dir() and all((Path(src)/f'{k}.json').is_file() for k in ('train', 'val', 'test')):
+    if not splits and not rec and Path(src).is_dir() and all((Path(src)/f'{k}.json').is_file() for k in ('train', 'val', 'test')):
         print(f"kdnb_crop: {src} holds train.json, val.json and test.json; to use them rather than a seeded split, give --splits {src}")
     _init_worker(detector, upsample)                        # fail early (and fall back once) in the main process
     if rec: write_text(out/'benchmark.json', json.dumps(rec, indent=1))   # marks OUT as this test set: an interrupted run resumes
@@ -429,54 +440,20 @@ def crop(src, out, n_frames=32, detector='auto', workers=1, compression=None, up
     return _report(src, out, jobs, results, splits, fractions, seed, rec)
 
 # %% ../nbs/00a_faces.ipynb #9b6cd26a
-def _crop_cli(src:str, # a video file, a folder of videos, an FF++ tree (SRC may point inside or above it), or a --dataset release
-              out:str, # output root
-              n_frames:int=32, # frames sampled evenly per video
-              detector:str='auto', # dlib | haar | auto
-              workers:int=1, # parallel worker processes
-              compression:str=None, # compression folder for videos given --label real (default c23), or of --dataset dfd (default raw)
-              upsample:int=1, # dlib upsampling passes (a frame without a face is retried with one more)
-              label:str=None, # real | fake: the label of videos whose folders do not say
-              splits:str=None, # folder with FF++'s official train.json, val.json, test.json
-              fractions:str='0.8,0.1,0.1', # train,val,test shares of the real videos for a seeded split
-              seed:int=0, # seed of that split
-              dataset:str=None): # celebdf | dfdc | dfdcp | ffiw | dfd: SRC is that benchmark's release; crop its official test videos
+def crop_cli(src:str, # a video file, a folder of videos, or an FF++ tree (SRC may point inside or above it)
+             out:str, # output root
+             n_frames:int=32, # frames sampled evenly per video
+             detector:str='auto', # dlib | haar | auto
+             workers:int=1, # parallel worker processes
+             compression:str=None, # compression folder for videos given --label real (default c23), or of --dataset dfd (default raw)
+             upsample:int=1, # dlib upsampling passes (a frame without a face is retried with one more)
+             label:str=None, # real | fake: the label of videos whose folders do not say
+             splits:str=None, # folder with FF++'s official train.json, val.json, test.json
+             fractions:str='0.8,0.1,0.1', # train,val,test shares of the real videos for a seeded split
+             seed:int=0): # seed of that split
     "Turn videos into frames, faces, landmarks and boxes in the SBI-preprocessed layout, with split files"
-    crop(src, out, n_frames, detector, workers, compression, upsample, label, splits, fractions, seed, dataset)
+    crop(src, out, n_frames, detector, workers, compression, upsample, label, splits, fractions, seed)
 
 def kdnb_crop(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_crop SRC OUT [--label real|fake | --dataset celebdf|dfdc|dfdcp|ffiw|dfd] [--splits DIR] [--n-frames N] [--detector dlib|haar|auto] [--workers N]`"
-    run_cli(_crop_cli, argv, 'kdnb_crop')
-
-# %% ../nbs/00a_faces.ipynb #a3ea3f08
-def dataset_videos(name, # a benchmark of `kdnb.benchmarks.BENCHMARKS`: celebdf, dfdc, dfdcp, ffiw, dfd
-                   src, # the folder its release was unpacked into
-                   out, # the output folder (refused when it holds another set)
-                   compression=None)->tuple: # DFD's compression folder (default raw)
-    "`(jobs, record)`: `find_videos`-style jobs into `real/` and `fake/` for the release's official test videos, and their list"
-    # kdnb.benchmarks imports evaluate, data and models (torch, timm), which sit above this module: imported only when asked for
-    from kdnb.benchmarks import BENCHMARKS, benchmark_videos
-    if name not in BENCHMARKS: raise ValueError(f"--dataset {name!r}: expected one of {', '.join(BENCHMARKS)}")
-    fn = Path(out)/'benchmark.json'
-    was = json.loads(fn.read_text()).get('dataset') if fn.is_file() else None
-    if was != name and (was or any((Path(out)/k).exists() for k in ('real', 'fake'))):
-        raise ValueError(f"{out} already holds {f'the {was} test set' if was else 'real/ or fake/ crops'}: choose a new folder for --dataset {name}")
-    df, b = benchmark_videos(name, src, skip_missing=True, compression=compression), BENCHMARKS[name]
-    kinds, ids = ['fake' if l else 'real' for l in df.label], [Path(v).stem for v in df.video]
-    if len(set(zip(kinds, ids))) < len(ids): ids = ['_'.join(Path(v).with_suffix('').parts) for v in df.video]  # a name twice under one label
-    rec = dict(dataset=name, benchmark=b['title'], release=str(src), expected=dict(zip(('videos', 'real', 'fake'), b['expected'])),
-               videos=[dict(id=f'{k}/{i}', video=str(v), label=int(l), method=m) for k, i, v, l, m in zip(kinds, ids, df.video, df.label, df.method)])
-    return [(p, Path(k), i, k) for p, k, i in zip(df.path, kinds, ids)], rec
-
-def _record(out, rec, results)->dict:
-    "Write `benchmark.json` (the test list with each video's frames with a face, and the counts) and print the counts"
-    for v, r in zip(rec['videos'], results): v['frames'] = r.get('frames')       # None: unreadable
-    n = lambda vs: dict(videos=len(vs), real=sum(v['label'] == 0 for v in vs), fake=sum(v['label'] == 1 for v in vs))
-    rec |= dict(found=n(rec['videos']), cropped=n([v for v in rec['videos'] if v['frames']]),
-                no_face=sum(v['frames'] == 0 for v in rec['videos']), unreadable=sum(v['frames'] is None for v in rec['videos']))
-    write_text(Path(out)/'benchmark.json', json.dumps(rec, indent=1))
-    say = lambda k: f"{rec[k]['videos']} ({rec[k]['real']} real, {rec[k]['fake']} fake)"
-    print(f"kdnb_crop: {rec['benchmark']} test set: official {say('expected')}, found {say('found')}, cropped {say('cropped')}, "
-          f"{rec['no_face']} without a face, {rec['unreadable']} unreadable; test list in {Path(out)/'benchmark.json'}")
-    print(f"kdnb_crop: score it with kdnb_evaluate --checkpoint CKPT --data {out} --source folder (videos without a face are left out)")
-    return {k: rec[k] for k in ('expected', 'found', 'cropped', 'no_face', 'unreadable')}
+    "Command line: `kdnb_crop SRC OUT [--label real|fake] [--splits DIR] [--n-frames N] [--detector dlib|haar|auto] [--workers N]` (`--dataset`: `kdnb.benchmarks.kdnb_crop`)"
+    run_cli(crop_cli, argv, 'kdnb_crop')

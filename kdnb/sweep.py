@@ -17,23 +17,24 @@ from .config import DEFAULTS, load_config, _check_name, _read_config
 from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
-from .compare import hardware, md_table, interleaved, spread, budget_ratios, _ms
-import kdnb.deploy as deploy
+from .compare import hardware, md_table, interleaved, spread, budget_ratios, fmt_ms
+from .deploy import FORMATS, export_model, load_exported
 
 # %% auto #0
-__all__ = ['FORMAT_NAMES', 'RUNTIMES', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student',
-           'eval_sources', 'check_sources', 'evaluate_all', 'time_interleaved', 'deployed_formats', 'export_one',
-           'profile_models', 'pareto_front', 'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep',
-           'kdnb_sweep']
+__all__ = ['timm_arch', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student', 'eval_sources',
+           'check_sources', 'evaluate_all', 'format_name', 'deployed_formats', 'export_one', 'profile_models',
+           'pareto_front', 'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep', 'kdnb_sweep']
 
 # %% ../nbs/04c_sweep.ipynb #00000007
-def _timm_arch(arch, # a timm model name
-               what:str, # how the message names it, e.g. "student 'x@64'" or "--teacher-arch"
-              ) -> str:
+def timm_arch(arch, # a timm model name
+              what:str, # how the message names it, e.g. "student 'x@64'" or "--teacher-arch"
+             ) -> str:
     "`arch`, or a one-line error naming it (with the closest timm names) when timm does not know it"
     if isinstance(arch, str) and timm.is_model(arch): return arch
     near = difflib.get_close_matches(str(arch), timm.list_models(), n=3)
     raise ValueError(f"{what}: {arch!r} is not a timm model" + (f" (did you mean {', '.join(near)}?)" if near else ''))
+
+_timm_arch = timm_arch   # the name kdnb.demo imports today
 
 def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true': timm's weights), or a dict with these keys
                   image_size:int=None, # input size when `spec` gives none (the config's `student_image_size`)
@@ -45,7 +46,7 @@ def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true'
         arch, _, size = head.partition('@')
         d = dict(arch=arch, image_size=size or None, pretrained=w or None)
     if bad := set(d) - {'arch', 'image_size', 'pretrained'}: raise ValueError(f"student {spec}: unknown key {sorted(bad)[0]!r} (known: arch, image_size, pretrained)")
-    arch = _timm_arch(d.get('arch'), f"student {spec!r}")
+    arch = timm_arch(d.get('arch'), f"student {spec!r}")
     size = d.get('image_size') or image_size or default_size(arch)
     if not str(size).isdigit() or int(size) < 32: raise ValueError(f"student {spec!r}: input size {size!r} must be an integer >= 32")
     w = d.get('pretrained')
@@ -148,32 +149,18 @@ def evaluate_all(model, # checkpoint spec (a run folder: its best checkpoint) or
         _write_json(fname, done)
     return done
 
-# %% ../nbs/04c_sweep.ipynb #00000019
-def time_interleaved(fns:dict, # key -> function of one input
-                     xs:dict, # key -> its input
-                     n_runs:int=30, # timed runs of each
-                     warmup:int=3, # untimed runs of each first
-                     threads:int=1, # torch CPU threads (None: torch's setting)
-                    ) -> dict:
-    "key -> ms of each timed round: `kdnb.compare.interleaved`, the one timer kdnb_compare, kdnb_sweep and the benchmarks share"
-    return interleaved({k: (f, xs[k]) for k, f in fns.items()}, n_runs, warmup, threads)
-
 # %% ../nbs/04c_sweep.ipynb #0000001c
-FORMAT_NAMES = dict(eager='eager PyTorch', onnx='ONNX Runtime', executorch='ExecuTorch (XNNPACK)')
-RUNTIMES = dict(executorch=('executorch', '.pte'), onnx=('onnxruntime', '.onnx'))  # deployed formats, best first
+def format_name(f:str) -> str:
+    "How reports name latency format `f`: 'eager PyTorch', or the runtime of its record in `kdnb.deploy.FORMATS`"
+    return 'eager PyTorch' if f == 'eager' else FORMATS[f].runtime
 
 def deployed_formats() -> list:
-    "Deployed formats `kdnb.deploy.EXPORTERS` can write and this Python can run, best first"
-    ex = getattr(deploy, 'EXPORTERS', {})
-    return [f for f, (mod, _) in RUNTIMES.items() if f in ex and importlib.util.find_spec(mod)]
-
-def _runner(fname:Path, threads:int=1):
-    "A function running the exported file `fname` on a [0,1] RGB batch: `kdnb.deploy.load_exported` (quiet, its sidecar checked)"
-    return deploy.load_exported(fname, threads)
+    "The deployed formats of `kdnb.deploy.FORMATS` this Python can run, best first"
+    return [k for k, f in FORMATS.items() if f.deployed and importlib.util.find_spec(f.package)]
 
 # %% ../nbs/04c_sweep.ipynb #0000001d
 def export_one(model, # a `KdnbModel`
-               fmt:str, # a key of `RUNTIMES`
+               fmt:str, # a deployed key of `kdnb.deploy.FORMATS`
                out, # export folder; a file recorded in its exports.json is reused
                name:str, # file stem
               ) -> Path:
@@ -181,28 +168,28 @@ def export_one(model, # a `KdnbModel`
     out = Path(out); rec = _read_json(out/'exports.json')
     if f'{name} {fmt}' in rec and (out/rec[f'{name} {fmt}']).is_file(): return out/rec[f'{name} {fmt}']
     with torch.no_grad(): scale = float(model(torch.rand(2, 3, model.image_size, model.image_size)).abs().max())
-    files = deploy.export_model(model, out, formats=fmt, name=name, atol=1e-4 * max(1., scale))  # relative: random weights give large logits
-    fname = next(Path(p) for p in files if Path(p).suffix == RUNTIMES[fmt][1])
+    files = export_model(model, out, formats=fmt, name=name, atol=1e-4 * max(1., scale))  # relative: random weights give large logits
+    fname = next(Path(p) for p in files if Path(p).suffix == FORMATS[fmt].suffix)
     _write_json(out/'exports.json', rec | {f'{name} {fmt}': fname.name})
     return fname
 
 def profile_models(models:dict, # name -> `KdnbModel`
-                   formats=('eager',), # 'eager' and keys of `RUNTIMES`
+                   formats=('eager',), # 'eager' and deployed keys of `kdnb.deploy.FORMATS`
                    out=None, # folder for the exported files
                    n_runs:int=30, # timed runs per model and format
                    threads:int=1, # CPU threads (None: torch's setting)
                   ) -> tuple:
     "`(df, notes)`: params, GMACs, file size and interleaved batch-1 CPU latency per format of every model"
-    rows, fns, xs, notes = {}, {}, {}, []
+    rows, runs, notes = {}, {}, []
     for name, m in models.items():
         m = m.cpu().float().eval(); info = model_info(m)
         rows[name] = dict(arch=m.arch, image_size=m.image_size, params_m=info['params']/1e6, gmacs=info['gmacs'])
         for f in formats:
-            try: fns[name, f] = m if f == 'eager' else _runner(fname := export_one(m, f, out, name.replace('@', '_')), threads)
-            except Exception as e: notes.append(f'{name}: no {FORMAT_NAMES[f]} latency, its export failed: {_why(e)}'); print(notes[-1]); continue
+            try: run = m if f == 'eager' else load_exported(fname := export_one(m, f, out, name.replace('@', '_')), threads)
+            except Exception as e: notes.append(f'{name}: no {format_name(f)} latency, its export failed: {_why(e)}'); print(notes[-1]); continue
             if f != 'eager': rows[name][f'{f}_mb'] = fname.stat().st_size / 2**20
-            xs[name, f] = torch.rand(1, 3, m.image_size, m.image_size)
-    ts = time_interleaved(fns, xs, n_runs, threads=threads)
+            runs[name, f] = (run, torch.rand(1, 3, m.image_size, m.image_size))
+    ts = interleaved(runs, n_runs, threads=threads)
     for (name, f), ms in ts.items(): rows[name][f'{f}_ms'] = float(np.median(ms))
     df = pd.DataFrame.from_dict(rows, orient='index'); df.attrs['rounds'] = ts
     return df, notes
@@ -233,17 +220,17 @@ def budget_sentence(df:pd.DataFrame, # a 'teacher' row first and one row per stu
     "One sentence: the most accurate student within `budget` x the teacher's latency in the same format (`budget_ratios`), or why there is none"
     t, st = df.loc['teacher'], df.drop(index='teacher')
     r = budget_ratios(df.loc[['teacher', *st.index]], x); ok = st[r <= budget]
-    fmt = FORMAT_NAMES.get(x[:-3], x)
-    head = (f"budget of {budget:g} x the teacher's latency in the same deployed format, here {fmt} ({_ms(budget * t[x])})" if x[:-3] != 'eager' else
-            f"budget of {budget:g} x the teacher's eager PyTorch latency ({_ms(budget * t[x])}; no deployed format was timed, so this is indicative only)")
+    fmt = format_name(x[:-3])
+    head = (f"budget of {budget:g} x the teacher's latency in the same deployed format, here {fmt} ({fmt_ms(budget * t[x])})" if x[:-3] != 'eager' else
+            f"budget of {budget:g} x the teacher's eager PyTorch latency ({fmt_ms(budget * t[x])}; no deployed format was timed, so this is indicative only)")
     if ok.empty:
         n = st[x].idxmin()
-        return f"No student meets the {head}: the fastest, {n}, takes {_ms(st.loc[n, x])} ({r[n]:.2f}x the teacher)."
+        return f"No student meets the {head}: the fastest, {n}, takes {fmt_ms(st.loc[n, x])} ({r[n]:.2f}x the teacher)."
     if y is None or ok[y].isna().all():
-        return f"Within the {head}: " + ', '.join(f'{n} ({_ms(q[x])}, {r[n]:.2f}x)' for n, q in ok.sort_values(x).iterrows()) + '.'
+        return f"Within the {head}: " + ', '.join(f'{n} ({fmt_ms(q[x])}, {r[n]:.2f}x)' for n, q in ok.sort_values(x).iterrows()) + '.'
     n = ok[y].idxmax(); q = ok.loc[n]
     return (f"Most accurate student within the {head}: {n}, {y_desc or y} {q[y]:.3f} ({q[y] - t[y]:+.3f} against the teacher) "
-            f"at {_ms(q[x])} ({r[n]:.2f}x the teacher).")
+            f"at {fmt_ms(q[x])} ({r[n]:.2f}x the teacher).")
 
 # %% ../nbs/04c_sweep.ipynb #00000029
 def plot_pareto(df:pd.DataFrame, # one row per model (index: name), the teacher's named 'teacher'
@@ -297,7 +284,7 @@ def write_sweep(d, # sweep folder
     y_desc = f"{plan.metric.replace('_auc', ' AUC')} on {primary}"
     sentence = budget_sentence(df, f'{fmt}_ms', budget, y, y_desc)
     with atomic_write(d/'sweep.csv', 'w') as f: df.to_csv(f, index_label='name')
-    if y: plt.close(plot_pareto(df, f'{fmt}_ms', y, budget, d/'pareto.png', f'{FORMAT_NAMES[fmt]} CPU latency, batch 1 (ms)', y_desc))
+    if y: plt.close(plot_pareto(df, f'{fmt}_ms', y, budget, d/'pareto.png', f'{format_name(fmt)} CPU latency, batch 1 (ms)', y_desc))
     with atomic_write(d/'sweep.md', 'w') as f: f.write(_report(df, plan, sentence, notes, bool(y)))
     return sentence
 
@@ -305,7 +292,7 @@ def _spread(df) -> list:
     "Lines of sweep.md on the spread of the interleaved rounds, and the students whose eager ratio to the teacher crosses 1"
     ts = df.attrs.get('rounds') or {}
     if not ts: return []
-    rows = {f'{n} {FORMAT_NAMES[f]}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, f), v in ts.items()}
+    rows = {f'{n} {format_name(f)}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, f), v in ts.items()}
     vague = [n for (n, f) in ts if f == 'eager' and n != 'teacher' and ('teacher', 'eager') in ts
              and (lambda r: r[0] <= 1 <= r[2])(spread(ts[n, f] / ts['teacher', 'eager']))]
     return [md_table(pd.DataFrame.from_dict(rows, orient='index').rename_axis('model, format'), '{:.3g}'), ''] + \
