@@ -33,6 +33,8 @@ def _args(argv=None):
     p.add_argument('--no-bare', action='store_true', help='skip the bare PyTorch loop')
     p.add_argument('--distill', action='store_true', help='teacher -> Stage 1 -> Stage 2, each judged on SBI val and unseen face swaps')
     p.add_argument('--distill-variant', action='append', default=[], help="Stage 2 variant 'KEY=VALUE[,...]' (repeatable) with --distill")
+    p.add_argument('--reuse', default=None, help="with --distill: take each seed's teacher and Stage 1 runs from this folder (a --keep folder) instead of training them")
+    p.add_argument('--no-base', action='store_true', help='with --distill: run only the --distill-variant Stage 2 runs')
     p.add_argument('--keep', default=None, help='keep the run folders in this folder instead of a temporary one')
     return p.parse_args(argv)
 
@@ -173,6 +175,13 @@ def stage1(a, base, seeds, out):
             res.setdefault('bare AdamW loop', []).append((s, h, w))
     return res
 
+def _reused(folder, name, seed):
+    "(run folder, wall seconds) of the one `name` run of `seed` in a kept folder; wall time from its history"
+    import pandas as pd
+    runs = [r for r in sorted(Path(folder).glob(f'{name}_*')) if json.loads((r/'config.json').read_text())['seed'] == seed]
+    if len(runs) != 1: sys.exit(f'real_recipe: {folder}: expected one {name} run of seed {seed}, found {len(runs)}')
+    return runs[0], float(pd.read_csv(runs[0]/'logs'/'history.csv').time.map(lambda t: float(str(t).rstrip('s'))).sum())
+
 def distill_bench(a, base, seeds, out):
     "teacher -> Stage 1 -> Stage 2 (and variants) per seed; SBI-val AUC and unseen face-swap AUC of each stage's best checkpoint"
     from kdnb.distill import distill
@@ -186,9 +195,12 @@ def distill_bench(a, base, seeds, out):
         print(f'  {stage} seed {s}: SBI-val {rows[stage][-1][1]:.4f}  unseen swaps {rows[stage][-1][2]:.4f}  ({w:.0f} s)', flush=True)
     for s in seeds:
         sb = base + [f'seed={s}']
-        t, _, w = kdnb_run(a, sb, 'teacher', out, teacher=True); judge('teacher lite0@160', s, t, w)
-        p, _, w = kdnb_run(a, sb, 'pretrain', out); judge('Stage 1 lite0@112', s, p, w)
-        for v in [''] + a.distill_variant:
+        if a.reuse: (t, w), (p, w1) = _reused(a.reuse, 'teacher', s), _reused(a.reuse, 'pretrain', s)
+        else: t, _, w = kdnb_run(a, sb, 'teacher', out, teacher=True)
+        judge('teacher lite0@160', s, t, w)
+        if not a.reuse: p, _, w1 = kdnb_run(a, sb, 'pretrain', out)
+        judge('Stage 1 lite0@112', s, p, w1)
+        for v in ([] if a.no_base else ['']) + a.distill_variant:
             t0 = time.time()
             d = distill(a.config, name='distill', out=out, sets=_sets(sb + [f'teacher_weights={t}', f'pretrained_student_weights={p}'], v))
             judge(f'Stage 2 {v}'.strip(), s, d, time.time() - t0)
