@@ -178,13 +178,6 @@ def apply_sets(cfg, # a config from `load_config` (not changed)
     "`cfg` with `sets` applied and validated: what a command's `--set` does"
     return load_config(sets=sets, **cfg)
 
-# %% ../nbs/01a_config.ipynb #2098e59d
-def _err(f, *a, **kw):
-    "The `ConfigError` message raised by `f(*a, **kw)`"
-    try: f(*a, **kw)
-    except ConfigError as e: return str(e)
-    raise AssertionError('no ConfigError')
-
 # %% ../nbs/01a_config.ipynb #1bd74695
 def _check_name(name):
     "Refuse a run name that would put the run folder anywhere but directly inside `out`"
