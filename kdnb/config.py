@@ -84,6 +84,7 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('label_smoothing', 0.0, _num(0, 0.5), 'label smoothing ε of the hard-label cross-entropy (targets ε/2 and 1-ε/2; Stage 2\'s CE term too)'),
     ('ema', None, _num(0, 0.99999, lo_open=True, null=True), "decay of an exponential moving average of the weights (timm's `ModelEmaV3` with warm-up); validation, checkpoints and exports use the average (null: off)"),
     ('top_k', 5, _num(1, integer=True), 'checkpoints kept (best val AUC)'),
+    ('patience', None, _num(1, integer=True, null=True), 'stop a run when val AUC has not improved on its best for this many epochs (the best checkpoints stay; null: train every epoch)'),
     ('num_workers', 4, _num(0, integer=True), 'data loading processes'),
     ('mixed_precision', True, _bool(), 'bf16 autocast on CUDA (fp16 where bf16 is unsupported; ignored on CPU)'),
     ('nan_patience', 3, _num(1, integer=True), 'bad steps in a row before the weights are rolled back and lr halved'),

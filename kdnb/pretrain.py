@@ -12,7 +12,7 @@ from fastcore.basics import AttrDict, ifnone, store_attr
 from fastcore.imports import in_notebook
 from fastcore.foundation import L
 from fastcore.script import Param
-from fastai.callback.core import Callback, CancelEpochException
+from fastai.callback.core import Callback, CancelEpochException, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds
@@ -32,7 +32,7 @@ from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distribute
 
 # %% auto #0
 __all__ = ['RESUMABLE', 'accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'fit', 'load_resume', 'resume_run',
-           'train_dls', 'pretrain', 'kdnb_pretrain']
+           'EarlyStopCallback', 'train_dls', 'pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #127ac689
 def accumulation_cbs(bs:int, # effective batch size (images)
@@ -116,7 +116,7 @@ def build_learner(cfg, # config from `load_config`
     if not _on_cuda(dls): keep_freed_memory()
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([EMACallback(cfg.ema)] if cfg.get('ema') else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
     guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *L(cbs)]
+    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *([EarlyStopCallback(cfg.patience)] if cfg.get('patience') else []), *L(cbs)]
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(label_smoothing=cfg.get('label_smoothing') or 0.), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
@@ -247,6 +247,19 @@ def resume_run(run_dir, # the interrupted run's folder
     if cfg is not None and (d := [k for k in _diff(own, cfg) if k not in L(ignore)]):
         raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
     return _extend(run, own, sets) if sets else own
+
+# %% ../nbs/02_pretrain.ipynb #8c274890
+class EarlyStopCallback(Callback):
+    "Stop the run when `val_auc` has not beaten its best for `patience` epochs; the top-k checkpoints stay as they are"
+    order = TopKCheckpointCallback.order + 1   # after this epoch's checkpoint is ranked
+    def __init__(self, patience:int): self.patience = patience
+    def after_epoch(self):
+        if _skipped(self): return
+        kept = self.learn.top_k_checkpoint.kept   # (val, epoch, file), best first; rebuilt from weights/ on a resume
+        best_val, best_epoch = (kept[0][0], kept[0][1]) if kept else (float('nan'), 0)
+        if self.epoch + 1 - best_epoch < self.patience: return
+        if is_main(): print(f'early stop after epoch {self.epoch+1}: val_auc has not improved on {best_val:.4f} (epoch {best_epoch}) for {self.patience} epoch{"s"*(self.patience>1)} (patience)')
+        raise CancelFitException
 
 # %% ../nbs/02_pretrain.ipynb #84d38ac6
 def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`, `skip_bad_frames`
