@@ -66,19 +66,19 @@ def _n_skipped(dls):
     return getattr(getattr(dls.train, 'dataset', None), 'n_skipped', None)
 
 class LossLogCallback(Callback):
-    "Append one line per epoch to `logs/losses.logs` and a row to `logs/history.csv`; other callbacks add values to `extra`"
+    "Append one line per epoch to `logs/losses.logs` and a row to `logs/history.csv`: every value fastai's recorder holds, lr, time, skipped frames"
     order = 75
     def __init__(self, fname='logs/losses.logs', csv_fname='logs/history.csv',
                  echo=False): # also print each line (when there are no progress bars)
-        store_attr(); self.extra = {}
+        store_attr()
     def before_fit(self): self.n_bad = _n_skipped(self.dls)
     def before_epoch(self): self.start = time.time()
     def after_epoch(self):
         if _skipped(self): return
         names = list(self.recorder.metric_names[1:len(self.recorder.values[-1])+1])
         row = dict(epoch=self.epoch+1, **dict(zip(names, map(float, self.recorder.values[-1]))),
-                   lr=float(self.opt.hypers[-1]['lr']), time=round(time.time()-self.start, 1), **self._bad(), **self.extra)
-        self._write(row); self.extra = {}
+                   lr=float(self.opt.hypers[-1]['lr']), time=round(time.time()-self.start, 1), **self._bad())
+        self._write(row)
 
 # %% ../nbs/01c_callbacks.ipynb #bc078413
 def _append(fname, text):
@@ -275,8 +275,7 @@ def _second_pass(self:SAMCallback):
     mp = getattr(self.learn, 'mixed_precision', None)
     with (mp.autocast if mp is not None and mp.autocast is not None else contextlib.nullcontext()):
         pred = self.model(*self.xb).float()
-        sam_loss = getattr(self.learn, 'sam_loss', None)
-        loss = sam_loss(pred) if sam_loss is not None else self.loss_func(pred, *self.yb)
+        loss = self.loss_func(pred, *self.yb)   # in Stage 2 the KD mix `DistillationCallback` put there
     loss.backward()
     if hasattr(self.learn, 'nan_guard'): self.nan_guard.check_grads('SAM second-pass gradient')
 

@@ -64,6 +64,7 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('alpha_end', 0.5, _num(0, 1), 'weight of the hard-label CE at the end'),
     ('progressive_epochs', 20, _num(1, integer=True), 'epochs over which alpha moves'),
     ('alpha_shape', 'step', _one_of('step', 'linear', 'cos'), 'shape of the alpha schedule'),
+    ('kd_loss', 'kl', _str(), "the KD term, a key of `kdnb.distill.KD_LOSSES`: kl (Hinton's KL × T²), dist_intra (DIST's intra-class correlation), mse_logits"),
     ('kd_on', 'all', _one_of('all', 'real'), "frames the KD term covers: all, or real ones only (the teacher's view of real faces, not of SBI fakes)"),
     ('micro_batch_size', None, _num(2, integer=True, even=True, null=True), 'images per forward pass (over all processes); gradients accumulate to `batch_size`'),
     ('sync_bn', True, _bool(), 'with several GPUs: BatchNorm statistics over the global batch (`SyncBatchNorm`); CPU processes keep their own'),

@@ -5,10 +5,11 @@
 # %% ../nbs/03_distill.ipynb #d380a0e6
 from __future__ import annotations
 import math, json, contextlib, hashlib, sys
+from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.all import *
-from fastai.learner import Learner
+from fastai.learner import Learner, ValueMetric
 from fastai.callback.core import Callback
 from fastai.optimizer import OptimWrapper
 from fastai.callback.hook import hook_outputs
@@ -18,8 +19,9 @@ from .distributed import average_grads, is_main, rank, setup_distributed, unwrap
 from fastai.torch_core import set_seed
 
 # %% auto #0
-__all__ = ['soften', 'kd_loss', 'alpha_at', 'AlphaScheduleCallback', 'DistillationCallback', 'feature_loss',
-           'FeatureDistillationCallback', 'distill_cbs', 'distill', 'kdnb_distill']
+__all__ = ['KD_LOSSES', 'soften', 'kl_div', 'dist_intra', 'mse_logits', 'kd_loss', 'alpha_at', 'AlphaScheduleCallback',
+           'DistillationCallback', 'feature_loss', 'FeatureDistillationCallback', 'distill_cbs', 'distill',
+           'kdnb_distill']
 
 # %% ../nbs/03_distill.ipynb #b294fbda
 def soften(logits, T=1.): # (..., n_classes) logits; temperature T
@@ -33,19 +35,38 @@ def _check_alpha(alpha, name='alpha'):
 def _check_T(T):
     if not T > 0: raise ValueError(f'temperature T={T}: must be > 0')
 
+def kl_div(s, t, T): # student and teacher logits (N, n_classes), float32; temperature
+    "Hinton's term: KL(teacher_T || student_T) × T², mean over rows (`batchmean`)"
+    return F.kl_div(F.log_softmax(s/T, dim=1), F.log_softmax(t/T, dim=1), reduction='batchmean', log_target=True) * T**2
+
+def dist_intra(s, t, T): # student and teacher logits (N, n_classes), float32; temperature
+    "DIST's intra-class term × T²: 1 - Pearson correlation, over the rows, of each class's softened probability, averaged over classes"
+    ps, pt = (s/T).softmax(1), (t/T).softmax(1)
+    ps, pt = ps - ps.mean(0), pt - pt.mean(0)
+    corr = (ps*pt).sum(0) / (ps.norm(dim=0)*pt.norm(dim=0) + 1e-8)
+    return (1 - corr).mean() * T**2
+
+def mse_logits(s, t, T): # student and teacher logits (N, n_classes), float32; T is not used
+    "Mean squared difference of the logits (no temperature: the logits themselves are matched)"
+    return F.mse_loss(s, t)
+
+KD_LOSSES = dict(kl=kl_div, dist_intra=dist_intra, mse_logits=mse_logits) # name -> f(student, teacher, T): the one place a KD term is added
+
 def kd_loss(pred, # student logits (B, n_classes)
             teacher_pred, # teacher logits (B, n_classes), never receives gradient
             y, # hard labels (B,) int64
             alpha:float, # weight of the hard-label term, in [0, 1]; 1-alpha goes to the KD term
             T:float, # temperature, > 0
             hard_loss=F.cross_entropy, # `hard_loss(pred, y)`: the hard-label term, e.g. a Learner's `loss_func`
-            mask=None): # bool (B,): the rows the KD term covers (mean over them; 0 when none); None: every row
-    "Return `(loss, ce, kd)`: `alpha*hard_loss + (1-alpha)*KL(teacher_T || student_T)*T²`, in float32."
+            mask=None, # bool (B,): the rows the KD term covers (mean over them; 0 when none); None: every row
+            kind:str='kl'): # a key of `KD_LOSSES`
+    "Return `(loss, ce, kd)`: `alpha*hard_loss + (1-alpha)*KD_LOSSES[kind]`, in float32 (`kl`: KL(teacher_T || student_T)×T²)."
     _check_alpha(alpha); _check_T(T)
+    if kind not in KD_LOSSES: raise ValueError(f"kd_loss {kind!r}: expected one of {', '.join(map(repr, KD_LOSSES))}")
     pred, teacher_pred = pred.float(), teacher_pred.detach().float()
     ce = hard_loss(pred, y)
     s, t = (pred, teacher_pred) if mask is None else (pred[mask], teacher_pred[mask])
-    kd = F.kl_div(F.log_softmax(s/T, dim=1), F.log_softmax(t/T, dim=1), reduction='batchmean', log_target=True) * T**2 if len(s) else pred.sum()*0
+    kd = KD_LOSSES[kind](s, t, T) if len(s) else pred.sum()*0
     return alpha*ce + (1-alpha)*kd, ce, kd
 
 # %% ../nbs/03_distill.ipynb #ce8d2e22
@@ -67,15 +88,15 @@ def alpha_at(epoch:float, # 1-based epoch; fractional for a position inside an e
 
 # %% ../nbs/03_distill.ipynb #df7e551a
 class AlphaScheduleCallback(Callback):
-    "Set `learn.alpha` from `alpha_at` before each training batch and record it."
+    "Set its `alpha` from `alpha_at` before each training batch and record it; `DistillationCallback` reads it from here."
     order, run_valid = 1, False
     def __init__(self, alpha_start=0.95, alpha_end=0.5, progressive_epochs=20, shape='step', # see `alpha_at`
                  progressive=True): # False: constant `alpha_start`
-        store_attr(); alpha_at(1, alpha_start, alpha_end, progressive_epochs, shape); self.alphas = []
+        store_attr(); alpha_at(1, alpha_start, alpha_end, progressive_epochs, shape); self.alphas, self.alpha = [], alpha_start
     def before_batch(self):
         e = self.epoch + 1 + self.iter/self.n_iter
-        self.learn.alpha = alpha_at(e, self.alpha_start, self.alpha_end, self.progressive_epochs, self.shape) if self.progressive else self.alpha_start
-        self.alphas.append(self.learn.alpha)
+        self.alpha = alpha_at(e, self.alpha_start, self.alpha_end, self.progressive_epochs, self.shape) if self.progressive else self.alpha_start
+        self.alphas.append(self.alpha)
     def plot(self, ax=None):
         "Plot the recorded alpha against the training step."
         import matplotlib.pyplot as plt
@@ -84,39 +105,49 @@ class AlphaScheduleCallback(Callback):
 
 # %% ../nbs/03_distill.ipynb #157874e1
 class DistillationCallback(Callback):
-    "Train with `kd_loss` against a frozen `teacher` run on the same batch; the hard-label term is the learner's `loss_func`."
+    "In training, `learn.loss_func` becomes `alpha*loss_func + (1-alpha)*KD_LOSSES[kd]` against a frozen `teacher` run on the same batch"
     order, run_valid = 2, False
     def __init__(self, teacher:nn.Module, # frozen teacher; receives the batch as is
                  T:float=3., # temperature, > 0
-                 alpha:float=0.5, # in [0, 1]; used when no `AlphaScheduleCallback` sets `learn.alpha`
-                 kd_on:str='all'): # 'all' frames, or 'real' ones only (label 0): the teacher's view of real faces, not of SBI fakes
-        _check_T(T); _check_alpha(alpha); store_attr(); self.history = []
+                 alpha:float=0.5, # in [0, 1]; used when the learner has no `AlphaScheduleCallback`
+                 kd_on:str='all', # 'all' frames, or 'real' ones only (label 0): the teacher's view of real faces, not of SBI fakes
+                 kd:str='kl'): # the KD term: a key of `KD_LOSSES`
+        _check_T(T); _check_alpha(alpha); store_attr(); self.history, self.hard = [], None
         if kd_on not in ('all', 'real'): raise ValueError(f"kd_on={kd_on!r}: expected 'all' or 'real'")
+        if kd not in KD_LOSSES: raise ValueError(f"kd_loss {kd!r}: expected one of {', '.join(map(repr, KD_LOSSES))}")
     def before_fit(self):
         self.teacher.to(next(self.model.parameters()).device).eval().requires_grad_(False)
-    def before_train(self): self.recs, self.alphas = [], []
+        self.learn.metrics = [*self.learn.metrics, *(ValueMetric(partial(self._mean, k), f'train_{k}') for k in ('ce', 'kd', 'alpha'))]
+    def before_train(self): self.recs, self.alphas, self.hard, self.learn.loss_func = [], [], self.learn.loss_func, self._mix
     def before_batch(self): # before the student's forward: the teacher's activations are freed before the student's graph exists
         mp = getattr(self.learn, 'mixed_precision', None) # its `autocast` is entered after this callback
         with torch.no_grad(), (mp.autocast if mp is not None else contextlib.nullcontext()): self.teacher_pred = self.teacher(*self.xb)
-    def after_loss(self):
-        alpha, T, tp, y, hard = getattr(self.learn, 'alpha', self.alpha), self.T, self.teacher_pred, self.yb[0], self.loss_func
-        m = None if self.kd_on == 'all' else y == 0
-        loss, ce, kd = kd_loss(self.pred, tp, y, alpha, T, hard, m)
-        self.learn.loss_grad, self.learn.loss = loss, loss.detach()
-        self.recs.append(torch.stack([ce.detach(), kd.detach()])); self.alphas.append(float(alpha))
-        self.learn.sam_loss = lambda pred: kd_loss(pred, tp, y, alpha, T, hard, m)[0] # SAM's second forward pass uses the same loss
-    def after_batch(self): self.learn.sam_loss = None
+    @property
+    def alpha_now(self): return getattr(getattr(self.learn, 'alpha_schedule', None), 'alpha', self.alpha)
+    def _mix(self, pred, *yb): # the training loss; SAM's second pass and gradient accumulation call it as `learn.loss_func`
+        y = yb[0]
+        loss, *self.last = kd_loss(pred, self.teacher_pred, y, self.alpha_now, self.T, self.hard, None if self.kd_on == 'all' else y == 0, self.kd)
+        return loss
+    def after_loss(self): self.recs.append(torch.stack([o.detach() for o in self.last])); self.alphas.append(float(self.alpha_now))
+    def after_cancel_train(self): self._restore()
+    def after_fit(self):
+        self._restore(); self.learn.metrics = [m for m in self.learn.metrics if not (isinstance(m, ValueMetric) and m.name in ('train_ce', 'train_kd', 'train_alpha'))]
+    def _restore(self):
+        if self.hard is not None: self.learn.loss_func, self.hard = self.hard, None
 
 # %% ../nbs/03_distill.ipynb #2b918fa6
 @patch
 def after_train(self:DistillationCallback):
+    self._restore()   # validation reads exactly like Stage 1: the hard-label loss alone
     if not self.recs: return
     ce, kd = torch.stack(self.recs).float().cpu().T
     self.history.append(dict(epoch=self.epoch, ce=ce.mean().item(), kd=kd.mean().item(), alpha=sum(self.alphas)/len(self.alphas),
                              batches=dict(ce=ce.tolist(), kd=kd.tolist(), alpha=self.alphas)))
-    log = getattr(self.learn, 'loss_log', None)
-    if log is not None and hasattr(log, 'extra'):
-        for k in ('ce', 'kd', 'alpha'): log.extra[f'train_{k}'] = self.history[-1][k]
+
+@patch
+def _mean(self:DistillationCallback, k):
+    "This epoch's mean of `k` ('ce', 'kd' or 'alpha'), what fastai's recorder logs as `train_{k}`"
+    return self.history[-1][k] if self.history and self.history[-1]['epoch'] == self.epoch else float('nan')
 
 # %% ../nbs/03_distill.ipynb #19b0b263
 def _feature_modules(model:nn.Module)->list[tuple[str, nn.Module, int]]:
@@ -182,12 +213,17 @@ def _feat_loss(self:FeatureDistillationCallback):
     return sum(feature_loss(a(s.to(a.weight.dtype)), t) for a, s, t in feats) / len(self.pairs)
 
 @patch
-def after_loss(self:FeatureDistillationCallback):
+def before_train(self:FeatureDistillationCallback): self.inner, self.learn.loss_func = self.learn.loss_func, self._with_features
+
+@patch
+def _with_features(self:FeatureDistillationCallback, pred, *yb):
+    "The KD mix plus `gamma` × the feature term of the maps the hooks stored in the same forward pass (SAM's second pass too)"
     self.feat_loss = self._feat_loss()
-    self.learn.loss_grad = self.loss_grad + self.gamma*self.feat_loss
-    self.learn.loss = self.learn.loss_grad.detach()
-    kd = getattr(self.learn, 'sam_loss', None) # SAM's second pass: the hooks store its student maps again
-    if kd is not None: self.learn.sam_loss = lambda pred: kd(pred) + self.gamma*self._feat_loss()
+    return self.inner(pred, *yb) + self.gamma*self.feat_loss
+
+@patch
+def after_train(self:FeatureDistillationCallback):
+    if self.learn.loss_func == self._with_features: self.learn.loss_func = self.inner   # `DistillationCallback` may have restored it already
 
 @patch
 def before_step(self:FeatureDistillationCallback):
@@ -201,6 +237,7 @@ def after_epoch(self:FeatureDistillationCallback):
 
 @patch
 def after_fit(self:FeatureDistillationCallback):
+    self.after_train()
     for h in ('s_hooks', 't_hooks'):
         if hasattr(self, h): getattr(self, h).remove(); delattr(self, h)
 
@@ -269,7 +306,7 @@ def distill_cbs(cfg, teacher, run_dir=None):
     "The Stage 2 callbacks for `cfg`: alpha schedule, distillation and optional feature distillation."
     fd = cfg.feature_distillation
     cbs = [AlphaScheduleCallback(cfg.alpha_start, cfg.alpha_end, cfg.progressive_epochs, cfg.alpha_shape, cfg.use_progressive_distillation),
-           DistillationCallback(teacher, cfg.temperature, cfg.alpha_start, cfg.kd_on)]
+           DistillationCallback(teacher, cfg.temperature, cfg.alpha_start, cfg.kd_on, cfg.kd_loss)]
     if fd.enabled: cbs.append(FeatureDistillationCallback(teacher, [tuple(p) for p in fd.pairs] or ((2, 2), (3, 3)), fd.gamma,
                                                           None if run_dir is None else Path(run_dir)/'adapters.pth'))
     return cbs
@@ -289,6 +326,7 @@ def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's ow
     if resume and student_weights: raise ConfigError(f'--student-weights: a resumed run continues from {Path(resume)/"resume.pth"}; give it to a new run')
     if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'), sets=sets)
     if student_weights: cfg = AttrDict({**cfg, 'pretrained_student_weights': student_weights})
+    if cfg.kd_loss not in KD_LOSSES: raise ConfigError(f"{cfg.config_path or 'config'}: key 'kd_loss' is {cfg.kd_loss!r}: expected one of {', '.join(KD_LOSSES)}")
     set_seed(cfg.seed + rank())
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
