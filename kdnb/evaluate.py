@@ -143,11 +143,13 @@ def aggregate(probs, # per-face fake probabilities
               labels, # per-face labels (0 real, 1 fake)
               videos, # per-face video keys
               frames, # per-face frame keys
+              how:str='mean', # video score from frame scores: mean (the protocol), max or topk (`kdnb.calibrate.aggregate`)
              ) -> tuple:
-    "Frame scores (max over faces) and video scores (mean over frames) as two DataFrames"
+    "Frame scores (max over faces) and video scores (`how` over frames: the mean by default) as two DataFrames"
+    from kdnb.calibrate import aggregate as video_score   # the one function `kdnb_predict --aggregate` uses too
     df = pd.DataFrame(dict(prob=np.asarray(probs, float), label=np.asarray(labels, int), video=list(videos), frame=list(frames)))
     fr = df.groupby(['video', 'frame'], sort=False).agg(prob=('prob', 'max'), label=('label', 'max')).reset_index()
-    vid = fr.groupby('video', sort=False).agg(prob=('prob', 'mean'), label=('label', 'max')).reset_index()
+    vid = fr.groupby('video', sort=False).agg(prob=('prob', lambda s: video_score(s, how)), label=('label', 'max')).reset_index()
     return fr, vid
 
 # %% ../nbs/04_evaluate.ipynb #ae5bfffd
@@ -410,9 +412,11 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
                   no_face:str='half', # benchmarks: videos without a face score 0.5 (half, as SBI) or are left out (skip)
                   skip_missing:bool=False, # benchmarks: leave out listed videos that are not on disk
                   workers:int=1, # benchmarks: processes decoding videos and detecting faces
+                  calibrate:bool=False, # fit a temperature on this set's faces: calibration.json, reliability.png (ECE before/after)
                  ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
     _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
+    if calibrate and (benchmarks or source in BENCHMARK_NAMES): raise ValueError('--calibrate fits on one evaluation set with labelled faces, not on --benchmarks or a benchmark source')
     stem = _ckpt_stem(checkpoint)
     out = new_out(out, f'output/{slug("benchmarks", stem)}' if benchmarks else f'output/{slug("eval", stem, source)}')
     try:
@@ -423,6 +427,7 @@ def _evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a
             return evaluate_benchmark(checkpoint, source, data, out, split=split, compression=compression, **kw)
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,
                        accuracy_only=accuracy_only, compression=compression or 'c23')
+        if calibrate: from kdnb.calibrate import save_calibration; save_calibration(res['preds'].prob, res['preds'].label, out, res['name'])
     except BaseException:
         if out.is_dir() and not any(out.iterdir()): out.rmdir()    # no empty folder left behind by a failed run
         raise
