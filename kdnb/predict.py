@@ -147,26 +147,44 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
                   how:str='mean', # file score from frame scores: mean | max | topk
                   temperature:float=None, # calibration temperature (default: the model's, else none)
                   keep:bool=False, # keep face crops in column `crops` (heat maps, reports)
+                  explain:bool=False, # Grad-CAM map of the fake logit on every face (column `cams`; a checkpoint only)
+                  cam_layer=None, # heat-map layer: an index into timm's feature_info or a module name (default: the last stage)
                  ) -> pd.DataFrame:
     "Score every image and video: calibrated fake probability, verdict at `threshold`, frames and faces used; one line per file"
     if out is not None and Path(out).suffix not in ('.csv', '.json'): raise ValueError(f'--out {out}: expected a .csv or .json file')
     if threshold is not None and not 0 <= threshold <= 1: raise ValueError(f'--threshold {threshold:g}: must be in [0, 1] (a fake probability)')
     if how not in AGGREGATES: raise ValueError(f"--aggregate {how!r}: expected {', '.join(AGGREGATES)}")
+    if explain and Path(str(model)).suffix in ('.pte', '.onnx', '.pt'): raise ValueError(_no_grad(model))
     files = media_files(paths)
     if out is not None: check_writable(out)   # before the scoring, not after
     pred = model if isinstance(model, Predictor) else load_predictor(model)
     T, why = _calibration(temperature, pred); print(why)
     threshold, why = _threshold(threshold, pred.threshold, T); print(why)
+    if explain: cams = _cams(pred, cam_layer)
     print(f"file score: {dict(mean='mean', max='max', topk='mean of the top 25 %')[how]} over frames of the max over faces (--aggregate)")
     det, rows = load_detector(detector), []
     for fn in progress(files, leave=False):
-        try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep)
+        try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep or explain)
         except (ValueError, cv2.error) as e: r = dict(file=str(fn), prob=math.nan, note=f'skipped: {e}')
+        if explain and r.get('crops'): r['cams'] = cams(r)
         r['verdict'] = '' if math.isnan(r['prob']) else 'fake' if r['prob'] > threshold else 'real'
         print(_line(r)); rows.append(r)
     df = pd.DataFrame(rows).assign(threshold=threshold, temperature=T)
     if out is not None: save_predictions(df, out)
     return df
+
+def _no_grad(model): return f'{model}: an exported {Path(str(model)).suffix} model has no gradients; --explain needs a kdnb checkpoint'
+
+def _cams(pred, layer):
+    "A function adding each face's Grad-CAM (a coarse 8 x 8 copy goes to `per_face`) to a result; says which layer"
+    if pred.net is None: raise ValueError(_no_grad(pred.fname))
+    from kdnb.explain import cam_layer, face_cams   # kdnb.explain comes after this module
+    name = cam_layer(pred.net, layer); print(f'heat maps: Grad-CAM of the fake logit at {pred.arch} layer {name}')
+    def f(r):
+        m = face_cams(pred.net, r['crops'], name)
+        for o, c in zip(r['per_face'], m): o['cam'] = cv2.resize(c, (8, 8), interpolation=cv2.INTER_AREA).round(3).tolist()
+        return list(m)
+    return f
 
 def _line(r):
     "One line on one file's result"
@@ -201,10 +219,12 @@ def _predict_cli(model:Param('kdnb checkpoint spec, SBI checkpoint, .pte, .onnx 
                  detector:str='auto', # face detector: dlib | haar | auto
                  aggregate:str='mean', # file score from frame scores: mean (evaluation's) | max | topk (mean of the top 25 %)
                  temperature:float=None, # calibration temperature (default: stored with the model, else the raw softmax)
+                 explain:bool=False, # Grad-CAM heat map of the fake logit on every face (needs a checkpoint and kdnb[explain])
+                 cam_layer:str=None, # heat-map layer: index into the model's feature_info or a module name (default: last stage)
                 ):
     "Is this image or video fake? Faces are detected and cropped as in training's validation, then scored"
-    predict_files(model, paths, frames, threshold, out, detector, aggregate, temperature)
+    predict_files(model, paths, frames, threshold, out, detector, aggregate, temperature, explain=explain, cam_layer=cam_layer)
 
 def kdnb_predict(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--aggregate mean|max|topk] [--temperature T] [--out FILE.csv|.json]`"
+    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--aggregate mean|max|topk] [--temperature T] [--explain] [--out FILE.csv|.json]`"
     run_cli(_predict_cli, argv, 'kdnb_predict')
