@@ -4,10 +4,15 @@
 
 # %% ../nbs/04f_explain.ipynb #c90f43e1
 from __future__ import annotations
+import base64, html, io
+from pathlib import Path
 import numpy as np, torch, cv2
+import matplotlib.pyplot as plt
+from .cli import write_text
+from .data import read_image
 
 # %% auto #0
-__all__ = ['cam_layer', 'face_cams', 'overlay', 'cam_mass']
+__all__ = ['cam_layer', 'face_cams', 'overlay', 'cam_mass', 'timeline', 'file_html', 'report_html', 'write_report', 'show']
 
 # %% ../nbs/04f_explain.ipynb #3205295c
 def cam_layer(net, # a `KdnbModel`
@@ -53,3 +58,95 @@ def cam_mass(cam, # a map in [0, 1]
     "The fraction of the map's mass that falls inside `mask` (NaN for an all-zero map)"
     tot = float(cam.sum())
     return float((cam*(np.asarray(mask) > .1)).sum() / tot) if tot > 0 else float('nan')
+
+# %% ../nbs/04f_explain.ipynb #96c42fb5
+def _uri(img, fmt:str='png') -> str:
+    "An RGB uint8 image as a data URI: PNG (crops, exact) or JPEG (whole frames, small)"
+    ok, b = cv2.imencode(f'.{fmt}', cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85] if fmt == 'jpeg' else [])
+    return f'data:image/{fmt};base64,' + base64.b64encode(b.tobytes()).decode()
+
+def _fig_uri(fig) -> str:
+    "A matplotlib figure as a PNG data URI (the figure is closed)"
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100, bbox_inches='tight'); plt.close(fig)
+    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
+
+def timeline(r:dict, # a video's result (`score_file`)
+             threshold:float, # drawn as a dashed line
+            ):
+    "The fake probability of every sampled frame with a face, against time, with the threshold"
+    tl = [o for o in r['per_frame'] if o['faces']]
+    t = tl and tl[0]['time'] is not None
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.plot([o['time'] if t else o['frame'] for o in tl], [o['prob'] for o in tl], 'o-', ms=3)
+    ax.axhline(threshold, color='tab:red', ls='--', lw=1, label=f'threshold {threshold:.3g}')
+    ax.set(ylim=(0, 1), xlabel='time (s)' if t else 'frame', ylabel='fake probability'); ax.legend(fontsize=7)
+    return fig
+
+# %% ../nbs/04f_explain.ipynb #4be5984f
+def _tile(r, k, what='') -> str:
+    "Face `k` of result `r`: its crop and, when computed, its heat map, with frame, time and probability"
+    if not isinstance(r.get('crops'), list): return ''   # results read back from --out JSON hold no crops
+    o, c = r['per_face'][k], r['crops'][k]
+    imgs = [c] + ([overlay(c, r['cams'][k])] if isinstance(r.get('cams'), list) else [])
+    t = {f['frame']: f['time'] for f in r.get('per_frame', [])}.get(o['frame'])
+    when = f"frame {o['frame']}" + (f' ({t:.2f} s)' if t is not None else '')
+    return (f'<figure>' + ''.join(f'<img src="{_uri(i)}" width="128">' for i in imgs) +
+            f'<figcaption>{what}{when}, face {o["face"]}: {o["prob"]:.3f}</figcaption></figure>')
+
+def _boxed(r, threshold) -> str:
+    "An image with its faces boxed (red: above the threshold) and labelled with their probabilities"
+    img = read_image(r['file']).copy(); w = max(2, img.shape[1] // 300)
+    for o in r['per_face']:
+        (x0, y0, x1, y1), col = o['box'], (220, 40, 40) if o['prob'] > threshold else (40, 160, 40)
+        cv2.rectangle(img, (x0, y0), (x1, y1), col, w)
+        cv2.putText(img, f"{o['prob']:.2f}", (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, w/3, col, w)
+    s = 480 / max(img.shape[:2]); img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else img
+    return f'<img src="{_uri(img, "jpeg")}" style="max-width:480px">'
+
+def file_html(r:dict, # one file's result, with `crops` (and `cams`)
+              threshold:float) -> str:
+    "One file's section of the report"
+    name = html.escape(_shown(r['file']))
+    note = r.get('note') if isinstance(r.get('note'), str) else ''   # a DataFrame row holds NaN where a file has no note
+    if note or not isinstance(r.get('per_face'), list): return f'<section><h2>{name}</h2><p class="note">{html.escape(note or "no face found")}</p></section>'
+    head = (f'<h2>{name} <span class="{r["verdict"]}">{r["verdict"]}</span></h2><p>fake probability <b>{r["prob"]:.3f}</b> '
+            f'(threshold {threshold:.3g}); {r["frames"]} frame(s), {r["faces"]} face(s)</p>')
+    order = np.argsort([-o['prob'] for o in r['per_face']])
+    if r['kind'] == 'video':
+        body = (f'<img src="{_fig_uri(timeline(r, threshold))}"><h3>most fake faces</h3>' + ''.join(_tile(r, k) for k in order[:3]) +
+                '<h3>least fake faces</h3>' + ''.join(_tile(r, k) for k in order[::-1][:3]))
+    else: body = _boxed(r, threshold) + '<h3>faces</h3>' + ''.join(_tile(r, k) for k in order)
+    return f'<section>{head}{body}</section>'
+
+def _shown(fname) -> str:
+    "A file as the page names it: relative to the current folder when inside it, else its name (never an absolute path)"
+    p = Path(fname).resolve()
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else p.name
+
+# %% ../nbs/04f_explain.ipynb #4f2db9b9
+_CSS = """body{font-family:sans-serif;max-width:900px;margin:1em auto;color:#222} section{border-top:1px solid #ccc;padding:.5em 0}
+figure{display:inline-block;margin:4px;text-align:center} figcaption{font-size:12px} .fake{color:#fff;background:#c62828;padding:0 6px;border-radius:4px}
+.real{color:#fff;background:#2e7d32;padding:0 6px;border-radius:4px} .note{color:#666} .model{font-size:13px;color:#444} code{font-size:12px}"""
+
+def report_html(df, # `predict_files` results (with crops; `df.attrs['model']` describes the model)
+               ) -> str:
+    "The whole report page: the model and how it decides, then one section per file"
+    m = df.attrs.get('model', {})
+    lines = [f"model: {m.get('arch', '?')} ({html.escape(m.get('kind', ''))} <code>{html.escape(m.get('name', ''))}</code>, SHA-256 <code>{m.get('sha256') or 'n/a'}</code>)"]
+    lines += [html.escape(m[k]) for k in ('calibration', 'threshold', 'aggregate', 'explain') if m.get(k)]
+    thr = float(df.threshold.iloc[0]) if len(df) else .5
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>kdnb report</title><style>{_CSS}</style></head><body>'
+            f'<h1>Is it fake? kdnb report</h1><p class="model">' + '<br>'.join(lines) + '</p>'
+            + ''.join(file_html(r, thr) for r in df.to_dict('records')) + '</body></html>')
+
+def write_report(df, # `predict_files` results with crops
+                 out, # folder for report.html
+                ) -> Path:
+    "Write `out/report.html` atomically"
+    fn = write_text(Path(out)/'report.html', report_html(df))
+    print(f'report written to {fn}'); return fn
+
+def show(df): # `predict_files(..., keep=True)` results
+    "Display the report of `df` inline in Jupyter"
+    from IPython.display import HTML, display
+    display(HTML(report_html(df)))

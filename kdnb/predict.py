@@ -18,7 +18,7 @@ from .deploy import load_exported, exported_meta, is_tmp, _finite, _threshold_ok
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'Predictor', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'frame_table',
-           'save_predictions', 'kdnb_predict']
+           'save_predictions', 'show', 'kdnb_predict']
 
 # %% ../nbs/04e_predict.ipynb #c6c4ace9
 class Predictor:
@@ -149,6 +149,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
                   keep:bool=False, # keep face crops in column `crops` (heat maps, reports)
                   explain:bool=False, # Grad-CAM map of the fake logit on every face (column `cams`; a checkpoint only)
                   cam_layer=None, # heat-map layer: an index into timm's feature_info or a module name (default: the last stage)
+                  report=None, # folder for a self-contained report.html (heat maps too, from a checkpoint with kdnb[explain])
                  ) -> pd.DataFrame:
     "Score every image and video: calibrated fake probability, verdict at `threshold`, frames and faces used; one line per file"
     if out is not None and Path(out).suffix not in ('.csv', '.json'): raise ValueError(f'--out {out}: expected a .csv or .json file')
@@ -156,22 +157,36 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
     if how not in AGGREGATES: raise ValueError(f"--aggregate {how!r}: expected {', '.join(AGGREGATES)}")
     if explain and Path(str(model)).suffix in ('.pte', '.onnx', '.pt'): raise ValueError(_no_grad(model))
     files = media_files(paths)
-    if out is not None: check_writable(out)   # before the scoring, not after
+    for o in (out, None if report is None else Path(report)/'report.html'):
+        if o is not None: check_writable(o)   # before the scoring, not after
     pred = model if isinstance(model, Predictor) else load_predictor(model)
-    T, why = _calibration(temperature, pred); print(why)
-    threshold, why = _threshold(threshold, pred.threshold, T); print(why)
-    if explain: cams = _cams(pred, cam_layer)
-    print(f"file score: {dict(mean='mean', max='max', topk='mean of the top 25 %')[how]} over frames of the max over faces (--aggregate)")
-    det, rows = load_detector(detector), []
+    explain = explain or (report is not None and pred.net is not None and _has_torchcam())
+    T, threshold, info = _setup(pred, temperature, threshold, how)
+    if explain: cams = _cams(pred, cam_layer); info['explain'] = cams.what
+    keep, det, rows = keep or explain or report is not None, load_detector(detector), []
     for fn in progress(files, leave=False):
         try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep or explain)
         except (ValueError, cv2.error) as e: r = dict(file=str(fn), prob=math.nan, note=f'skipped: {e}')
         if explain and r.get('crops'): r['cams'] = cams(r)
         r['verdict'] = '' if math.isnan(r['prob']) else 'fake' if r['prob'] > threshold else 'real'
         print(_line(r)); rows.append(r)
-    df = pd.DataFrame(rows).assign(threshold=threshold, temperature=T)
+    df = pd.DataFrame(rows).assign(threshold=threshold, temperature=T); df.attrs['model'] = info
     if out is not None: save_predictions(df, out)
+    if report is not None: from kdnb.explain import write_report; write_report(df, report)   # kdnb.explain comes after this module
     return df
+
+def _setup(pred, temperature, threshold, how):
+    "Temperature, threshold (on its scale) and what the report says of the model, each printed as it is decided"
+    T, cal = _calibration(temperature, pred); print(cal)
+    threshold, thr = _threshold(threshold, pred.threshold, T); print(thr)
+    agg = f"file score: {dict(mean='mean', max='max', topk='mean of the top 25 %')[how]} over frames of the max over faces (--aggregate {how})"
+    print(agg)
+    return T, threshold, dict(name=Path(str(pred.fname)).name if pred.fname else '', arch=pred.arch, kind=pred.kind, sha256=pred.sha256,
+                              calibration=cal, threshold=thr, aggregate=agg)
+
+def _has_torchcam():
+    try: import torchcam; return True
+    except ImportError: return False
 
 def _no_grad(model): return f'{model}: an exported {Path(str(model)).suffix} model has no gradients; --explain needs a kdnb checkpoint'
 
@@ -179,11 +194,12 @@ def _cams(pred, layer):
     "A function adding each face's Grad-CAM (a coarse 8 x 8 copy goes to `per_face`) to a result; says which layer"
     if pred.net is None: raise ValueError(_no_grad(pred.fname))
     from kdnb.explain import cam_layer, face_cams   # kdnb.explain comes after this module
-    name = cam_layer(pred.net, layer); print(f'heat maps: Grad-CAM of the fake logit at {pred.arch} layer {name}')
+    name = cam_layer(pred.net, layer)
     def f(r):
         m = face_cams(pred.net, r['crops'], name)
         for o, c in zip(r['per_face'], m): o['cam'] = cv2.resize(c, (8, 8), interpolation=cv2.INTER_AREA).round(3).tolist()
         return list(m)
+    f.what = f'heat maps: Grad-CAM of the fake logit at {pred.arch} layer {name}'; print(f.what)
     return f
 
 def _line(r):
@@ -210,6 +226,12 @@ def save_predictions(df:pd.DataFrame, out) -> Path:
     print(f'results written to {out.name}')
     return out
 
+# %% ../nbs/04e_predict.ipynb #8d302b02
+def show(df): # `predict_files` results (`keep=True` or `report=` keeps the face crops the page shows)
+    "Display the report page of `df` inline in Jupyter (what `--report` writes)"
+    from kdnb.explain import show as _show   # kdnb.explain comes after this module
+    _show(df)
+
 # %% ../nbs/04e_predict.ipynb #74ea4302
 def _predict_cli(model:Param('kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or .pt file', str, opt=False),
                  paths:Param('images, videos, or folders of them', str, opt=False, nargs='+'),
@@ -221,10 +243,11 @@ def _predict_cli(model:Param('kdnb checkpoint spec, SBI checkpoint, .pte, .onnx 
                  temperature:float=None, # calibration temperature (default: stored with the model, else the raw softmax)
                  explain:bool=False, # Grad-CAM heat map of the fake logit on every face (needs a checkpoint and kdnb[explain])
                  cam_layer:str=None, # heat-map layer: index into the model's feature_info or a module name (default: last stage)
+                 report:str=None, # write DIR/report.html: one self-contained page (timeline, faces, heat maps)
                 ):
     "Is this image or video fake? Faces are detected and cropped as in training's validation, then scored"
-    predict_files(model, paths, frames, threshold, out, detector, aggregate, temperature, explain=explain, cam_layer=cam_layer)
+    predict_files(model, paths, frames, threshold, out, detector, aggregate, temperature, explain=explain, cam_layer=cam_layer, report=report)
 
 def kdnb_predict(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--aggregate mean|max|topk] [--temperature T] [--explain] [--out FILE.csv|.json]`"
+    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--aggregate mean|max|topk] [--temperature T] [--explain] [--report DIR] [--out FILE.csv|.json]`"
     run_cli(_predict_cli, argv, 'kdnb_predict')
