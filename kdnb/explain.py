@@ -14,7 +14,7 @@ from .data import read_image
 # %% auto #0
 __all__ = ['cam_layer', 'face_cams', 'overlay', 'cam_mass', 'timeline', 'file_html', 'report_html', 'write_report', 'show']
 
-# %% ../nbs/04f_explain.ipynb #3205295c
+# %% ../nbs/04f_explain.ipynb #ea6b6db2
 def cam_layer(net, # a `KdnbModel`
               layer=None, # None (the last stage), an index into timm's `feature_info` ('-2', 3) or a module name ('blocks.4')
              ) -> str:
@@ -26,7 +26,7 @@ def cam_layer(net, # a `KdnbModel`
     if s in dict(net.net.named_modules()) and s: return s
     raise ValueError(f"--cam-layer {layer!r}: expected an index or a module of {net.arch}'s feature_info ({', '.join(names)}) or another module name")
 
-# %% ../nbs/04f_explain.ipynb #fe6caec8
+# %% ../nbs/04f_explain.ipynb #277f32e0
 def face_cams(net, # a `KdnbModel` (a checkpoint: exported files have no gradients)
               crops:list, # RGB uint8 face crops, all the same size
               layer=None, # see `cam_layer`
@@ -43,7 +43,7 @@ def face_cams(net, # a `KdnbModel` (a checkpoint: exported files have no gradien
             res += [cv2.resize(o, (S, S), interpolation=cv2.INTER_LINEAR) for o in m]
     return np.clip(np.nan_to_num(np.stack(res)), 0, 1).astype(np.float32)
 
-# %% ../nbs/04f_explain.ipynb #e17bfe6f
+# %% ../nbs/04f_explain.ipynb #c268137d
 def overlay(crop, # RGB uint8 crop
             cam, # its map in [0, 1]
             alpha:float=0.45, # weight of the colours
@@ -59,7 +59,7 @@ def cam_mass(cam, # a map in [0, 1]
     tot = float(cam.sum())
     return float((cam*(np.asarray(mask) > .1)).sum() / tot) if tot > 0 else float('nan')
 
-# %% ../nbs/04f_explain.ipynb #96c42fb5
+# %% ../nbs/04f_explain.ipynb #4f2db9b9
 def _uri(img, fmt:str='png') -> str:
     "An RGB uint8 image as a data URI: PNG (crops, exact) or JPEG (whole frames, small)"
     ok, b = cv2.imencode(f'.{fmt}', cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85] if fmt == 'jpeg' else [])
@@ -82,7 +82,7 @@ def timeline(r:dict, # a video's result (`score_file`)
     ax.set(ylim=(0, 1), xlabel='time (s)' if t else 'frame', ylabel='fake probability'); ax.legend(fontsize=7)
     return fig
 
-# %% ../nbs/04f_explain.ipynb #4be5984f
+# %% ../nbs/04f_explain.ipynb #c13a1be8
 def _tile(r, k, what='') -> str:
     "Face `k` of result `r`: its crop and, when computed, its heat map, with frame, time and probability"
     if not isinstance(r.get('crops'), list): return ''   # results read back from --out JSON hold no crops
@@ -123,7 +123,7 @@ def _shown(fname) -> str:
     p = Path(fname).resolve()
     return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else p.name
 
-# %% ../nbs/04f_explain.ipynb #4f2db9b9
+# %% ../nbs/04f_explain.ipynb #44c50284
 _CSS = """body{font-family:sans-serif;max-width:900px;margin:1em auto;color:#222} section{border-top:1px solid #ccc;padding:.5em 0}
 figure{display:inline-block;margin:4px;text-align:center} figcaption{font-size:12px} .fake{color:#fff;background:#c62828;padding:0 6px;border-radius:4px}
 .real{color:#fff;background:#2e7d32;padding:0 6px;border-radius:4px} .note{color:#666} .model{font-size:13px;color:#444} code{font-size:12px}"""
