@@ -165,7 +165,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
     if explain: cams = _cams(pred, cam_layer); info['explain'] = cams.what
     keep, det, rows = keep or explain or report is not None, load_detector(detector), []
     for fn in progress(files, leave=False):
-        try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep or explain)
+        try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep)
         except (ValueError, cv2.error) as e: r = dict(file=str(fn), prob=math.nan, note=f'skipped: {e}')
         if explain and r.get('crops'): r['cams'] = cams(r)
         r['verdict'] = '' if math.isnan(r['prob']) else 'fake' if r['prob'] > threshold else 'real'
