@@ -424,6 +424,7 @@ def benchmarks_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or 
                    **kwargs):
     "Evaluate a checkpoint on an evaluation set (`kdnb.evaluate`), on one cross-dataset benchmark, or on several in one table"
     _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
+    if kwargs.get('calibrate') and (benchmarks or source in BENCHMARKS): raise ValueError('--calibrate fits on one evaluation set with labelled faces, not on --benchmarks or a benchmark source')
     if not benchmarks and source not in BENCHMARKS:
         return evaluate_cli(checkpoint, data, source, split, out, bs=bs, detector=detector, compression=compression, **kwargs)
     stem, kw = _ckpt_stem(checkpoint), dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)

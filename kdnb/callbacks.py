@@ -144,10 +144,23 @@ class TopKCheckpointCallback(TrackerCallback):
 
 # %% ../nbs/01c_callbacks.ipynb #cbfb6a66
 @patch
-def _threshold(self:TopKCheckpointCallback):
-    "EER threshold of this epoch's validation predictions (kept by the `val_auc` metric)"
+def _val_preds(self:TopKCheckpointCallback):
+    "`(fake probabilities, labels)` of this epoch's validation set (kept by the `val_auc` metric), or None"
     m = next((m for m in self.learn.metrics if getattr(m, 'name', None) == 'val_auc' and getattr(m, 'preds', None)), None)
-    return None if m is None else eer_threshold(torch.cat(m.preds).float().numpy(), torch.cat(m.targs).numpy())
+    return None if m is None else (torch.cat(m.preds).float().numpy(), torch.cat(m.targs).numpy())
+
+@patch
+def _threshold(self:TopKCheckpointCallback):
+    "EER threshold of this epoch's validation predictions"
+    return None if (v := self._val_preds()) is None else eer_threshold(*v)
+
+@patch
+def _calibration(self:TopKCheckpointCallback)->dict:
+    "`temperature` fitted on this epoch's validation predictions and `calibration` (ECE, NLL before/after); empty with one class"
+    from kdnb.calibrate import calibration, prob_logit   # the temperature lives beside the threshold it refines
+    if (v := self._val_preds()) is None or len(np.unique(v[1])) < 2: return {}
+    c = calibration(prob_logit(v[0]), v[1])
+    return dict(temperature=c.pop('temperature'), calibration=c | dict(source='validation'))
 
 @patch
 def add(self:TopKCheckpointCallback, epoch, val):
@@ -156,7 +169,8 @@ def add(self:TopKCheckpointCallback, epoch, val):
     if not math.isfinite(val) or (len(self.kept) >= self.k and not self.comp(val, self.kept[-1][0])): return None
     fname, thr = self.wdir/f'{epoch}_{val:.4f}_val.pth', self._threshold()
     ema = getattr(self.learn, 'ema', None)   # with an `EMACallback` the kept model is the average that was validated
-    if is_main(): save_checkpoint(fname, ema.module if ema is not None else unwrap(self.model), epoch=epoch, val_auc=val, config=getattr(self.learn, 'cfg', None), threshold=thr)
+    if is_main(): save_checkpoint(fname, ema.module if ema is not None else unwrap(self.model), epoch=epoch, val_auc=val,
+                                  config=getattr(self.learn, 'cfg', None), threshold=thr, **self._calibration())
     self.kept = sorted(self.kept + [(val, epoch, fname)], key=lambda o: (-self._sign*o[0], o[1]))
     for *_, f in self.kept[self.k:]:
         if is_main(): f.unlink(missing_ok=True)

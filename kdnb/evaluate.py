@@ -143,11 +143,13 @@ def aggregate(probs, # per-face fake probabilities
               labels, # per-face labels (0 real, 1 fake)
               videos, # per-face video keys
               frames, # per-face frame keys
+              how:str='mean', # video score from frame scores: mean (the protocol), max or topk (`kdnb.calibrate.aggregate`)
              ) -> tuple:
-    "Frame scores (max over faces) and video scores (mean over frames) as two DataFrames"
+    "Frame scores (max over faces) and video scores (`how` over frames: the mean by default) as two DataFrames"
+    from kdnb.calibrate import aggregate as video_score   # the one function `kdnb_predict --aggregate` uses too
     df = pd.DataFrame(dict(prob=np.asarray(probs, float), label=np.asarray(labels, int), video=list(videos), frame=list(frames)))
     fr = df.groupby(['video', 'frame'], sort=False).agg(prob=('prob', 'max'), label=('label', 'max')).reset_index()
-    vid = fr.groupby('video', sort=False).agg(prob=('prob', 'mean'), label=('label', 'max')).reset_index()
+    vid = fr.groupby('video', sort=False).agg(prob=('prob', lambda s: video_score(s, how)), label=('label', 'max')).reset_index()
     return fr, vid
 
 # %% ../nbs/04_evaluate.ipynb #ae5bfffd
@@ -404,6 +406,7 @@ def evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a 
                  accuracy_only:bool=False, # allow a set with only real or only fake faces (accuracy only)
                  detector:str='auto', # faces of frames without landmark/box files: auto | dlib | haar | none
                  compression:str=None, # c23 (default) or raw for sbi/method layouts
+                 calibrate:bool=False, # fit a temperature on this set's faces: calibration.json, reliability.png (ECE before/after)
                 ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
     _required(checkpoint=checkpoint); _check_options(bs, detector, compression=compression)
@@ -411,6 +414,7 @@ def evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a 
     try:
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,
                        accuracy_only=accuracy_only, compression=compression or 'c23')
+        if calibrate: from kdnb.calibrate import save_calibration; save_calibration(res['preds'].prob, res['preds'].label, out, res['name'])
     except BaseException:
         if out.is_dir() and not any(out.iterdir()): out.rmdir()    # no empty folder left behind by a failed run
         raise

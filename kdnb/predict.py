@@ -7,21 +7,36 @@ from __future__ import annotations
 import json, math
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, torch
+from fastcore.basics import store_attr
 from fastcore.script import Param
-from .cli import run_cli, atomic_write, progress, check_writable
+from .cli import run_cli, atomic_write, progress, check_writable, sha256
+from .calibrate import AGGREGATES, aggregate, calibrated, logit_gap, prob_logit
 from .data import read_image, face_box, final_crop
 from .faces import load_detector, sample_frames, VIDEO_EXTS
 from .models import load_checkpoint, resolve_checkpoint
 from .deploy import load_exported, exported_meta, is_tmp, _finite, _threshold_ok
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'save_predictions',
-           'kdnb_predict']
+__all__ = ['IMAGE_EXTS', 'Predictor', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'frame_table',
+           'save_predictions', 'show', 'kdnb_predict']
 
 # %% ../nbs/04e_predict.ipynb #c6c4ace9
+class Predictor:
+    "A model ready to score face crops: `run` (crops -> logits), its crop side, stored threshold and temperature, and its identity"
+    def __init__(self, run, image_size:int, threshold=None, temperature=None, arch:str='', fname=None, net=None, calibration=None):
+        store_attr(); self.sha256 = sha256(fname) if fname is not None else None
+    def __call__(self, x): return self.run(x)
+    @property
+    def kind(self): return 'checkpoint' if self.net is not None else f'exported {Path(self.fname).suffix}'
+
+def _temperature_ok(t, what):
+    "`t` as a float (None stays None), else one line naming `what`"
+    if t is None or (not isinstance(t, bool) and isinstance(t, (int, float)) and math.isfinite(t) and t > 0): return t if t is None else float(t)
+    raise ValueError(f'{what}: temperature {t!r}: expected a positive number')
+
 def load_predictor(model, # a kdnb checkpoint spec, an SBI checkpoint, or a .pte / .onnx / .pt file from `kdnb_export`
-                  ) -> tuple:
-    "`(run, image_size, threshold)`: a function from crops to logits, its crop side, and the stored threshold or None"
+                  ) -> Predictor:
+    "A `Predictor` of `model`: checkpoints keep the network (for heat maps); exported files read crop size, threshold and temperature from their sidecar"
     p = Path(str(model))
     if is_tmp(p): raise ValueError(f'{p}: a temporary file an interrupted write left, not a model (the command that wrote it removes it when run again)')
     if p.suffix in ('.pte', '.onnx', '.pt'):
@@ -30,22 +45,28 @@ def load_predictor(model, # a kdnb checkpoint spec, an SBI checkpoint, or a .pte
         m = exported_meta(p)   # crop size and threshold, only from the sidecar that records this very file
         with torch.no_grad(): ok = torch.isfinite(torch.as_tensor(run(torch.rand(1, 3, m['image_size'], m['image_size'])))).all()
         if not ok: raise ValueError(f'{p}: gives NaN or infinite logits; refusing this model')
-        return run, m['image_size'], m['threshold']
+        T = _temperature_ok(m.get('temperature'), f"{p.with_suffix('.json')}: key 'temperature'")
+        return Predictor(run, m['image_size'], m['threshold'], T, m['arch'], p)
     fname = resolve_checkpoint(str(model), verbose=False)
     net, ckpt = load_checkpoint(fname)
     _finite(net, fname)   # NaN weights would print nan for every file
-    return torch.no_grad()(net.eval()), net.image_size, _threshold_ok(ckpt.get('threshold'), fname)
+    net = net.eval()
+    return Predictor(torch.no_grad()(net), net.image_size, _threshold_ok(ckpt.get('threshold'), fname),
+                     _temperature_ok(ckpt.get('temperature'), fname), net.arch, fname, net, ckpt.get('calibration'))
 
 # %% ../nbs/04e_predict.ipynb #9615b9fd
 def face_crops(img, # RGB uint8 frame
                detector, # from `kdnb.faces.load_detector`
                image_size:int, # crop side
+               boxes:bool=False, # return `(box, crop)` pairs, box `[x0, y0, x1, y1]` in frame pixels
               ) -> list:
     "Validation crops (face box + 12.5 % per side, resized) of every face `detector` finds, largest first"
-    boxes, lms = detector(img); res = []
-    for b, l in zip(boxes, lms):
-        try: res.append(cv2.resize(final_crop([img], face_box(l, b))[0], (image_size,)*2, interpolation=cv2.INTER_LINEAR))
-        except ValueError: pass  # a box with no area inside the frame
+    found, lms = detector(img); res = []
+    for b, l in zip(found, lms):
+        fb = face_box(l, b)
+        try: c = cv2.resize(final_crop([img], fb)[0], (image_size,)*2, interpolation=cv2.INTER_LINEAR)
+        except ValueError: continue  # a box with no area inside the frame
+        res.append((np.round(fb.ravel()).astype(int).tolist(), c) if boxes else c)
     return res
 
 # %% ../nbs/04e_predict.ipynb #de78a47b
@@ -62,56 +83,124 @@ def media_files(paths) -> list:
     return res
 
 # %% ../nbs/04e_predict.ipynb #8cd9966e
+def _fps(fname) -> float:
+    "Frames per second of a video (0 when unknown)"
+    cap = cv2.VideoCapture(str(fname)); f = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0; cap.release()
+    return f if f and math.isfinite(f) else 0.
+
+def _logits(pred, crops:list, bs:int) -> np.ndarray:
+    "Fake-minus-real logit of every crop, `bs` crops per forward pass"
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
+    return np.concatenate([logit_gap(torch.as_tensor(pred(b)).float().numpy()) for b in x.split(bs)])
+
 def score_file(fname, # an image or a video
-               run, # crops -> logits
+               pred, # a `Predictor` (or any function from crops to logits with an `image_size`)
                detector, # from `load_detector`
-               image_size:int, # crop side
                frames:int=16, # frames sampled evenly from a video
                bs:int=16, # crops per forward pass
+               T:float=1., # temperature: probabilities are softmax(logits / T)
+               how:str='mean', # file score from frame scores: mean | max | topk
+               keep:bool=False, # keep the face crops (key `crops`, for heat maps and reports)
               ) -> dict:
-    "Fake probability per face, and the file's score: mean over frames of the max over faces (as evaluation does)"
+    "Fake probability per face (with its box), per frame (max over faces) and per file (`how` over frames)"
     video = Path(fname).suffix.lower() in VIDEO_EXTS
     imgs = sample_frames(fname, frames) if video else [(0, read_image(fname))]
-    faces = [(i, j, c) for i, img in imgs for j, c in enumerate(face_crops(img, detector, image_size))]
-    res = dict(file=str(fname), kind='video' if video else 'image', frames=len(imgs), faces=len(faces), prob=math.nan)
+    fps = _fps(fname) if video else 0.
+    faces = [(i, j, b, c) for i, img in imgs for j, (b, c) in enumerate(face_crops(img, detector, pred.image_size, boxes=True))]
+    res = dict(file=str(fname), kind='video' if video else 'image', frames=len(imgs), faces=len(faces), prob=math.nan, aggregate=how)
     if not faces: return res | dict(note='no face found')
-    x = torch.from_numpy(np.stack([c for *_, c in faces])).permute(0, 3, 1, 2).float().div_(255)
-    p = torch.cat([torch.as_tensor(run(b)).float().softmax(1)[:, 1] for b in x.split(bs)]).numpy()
-    df = pd.DataFrame(dict(frame=[i for i, *_ in faces], face=[j for _, j, _ in faces], prob=p))
-    if not np.isfinite(p).all(): raise RuntimeError(f'{fname}: the model gives NaN or infinite scores; no verdict')
-    fr = df.groupby('frame').prob.max()
-    return res | dict(frames_with_faces=len(fr), prob=float(fr.mean()), per_face=df.to_dict('records'))
+    z = _logits(pred, [c for *_, c in faces], bs)
+    if not np.isfinite(z).all(): raise RuntimeError(f'{fname}: the model gives NaN or infinite scores; no verdict')
+    p, p0 = calibrated(z, T), calibrated(z)
+    per_face = [dict(frame=i, face=j, box=b, logit=float(zk), prob_raw=float(p0k), prob=float(pk)) for (i, j, b, _), zk, p0k, pk in zip(faces, z, p0, p)]
+    per_frame = [dict(frame=i, time=round(i/fps, 3) if fps else None, faces=len(s := [o['prob'] for o in per_face if o['frame'] == i]),
+                      prob=max(s) if s else None) for i, _ in imgs]
+    scored = [o['prob'] for o in per_frame if o['faces']]
+    res |= dict(frames_with_faces=len(scored), prob=aggregate(scored, how), per_frame=per_frame, per_face=per_face)
+    return res | (dict(crops=[c for *_, c in faces]) if keep else {})
 
 # %% ../nbs/04e_predict.ipynb #390e86d3
-def _threshold(threshold, stored):
-    "The threshold to use and a sentence on where it comes from"
-    if threshold is not None: return float(threshold), f'threshold {threshold:g} (given)'
-    if stored is not None: return float(stored), f'threshold {stored:.4g} (stored in the checkpoint: chosen on validation at training time)'
-    return 0.5, 'threshold 0.5 (the checkpoint stores none; pass --threshold to choose)'
+def _calibration(T, pred):
+    "The temperature to use and a sentence on where it comes from"
+    if T is not None:
+        if not (math.isfinite(T) and T > 0): raise ValueError(f'--temperature {T:g}: must be a positive number (1: the raw softmax)')
+        return float(T), f'calibration: temperature {T:g} (given)'
+    if pred.temperature is None: return 1., 'calibration: none (the model stores no temperature): raw softmax probabilities'
+    c = pred.calibration or {}
+    ece = f"; validation ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f}" if {'ece_before', 'ece_after'} <= set(c) else ''
+    return pred.temperature, f'calibration: temperature {pred.temperature:.4g} (stored with the model: fitted on validation at training time{ece})'
 
-def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or .pt file
+def _threshold(threshold, stored, T=1.):
+    "The threshold to use (on the calibrated scale) and a sentence on where it comes from"
+    if threshold is not None: return float(threshold), f'threshold {threshold:g} (given)'
+    if stored is None: return 0.5, 'threshold 0.5 (the checkpoint stores none; pass --threshold to choose)'
+    t = float(calibrated(prob_logit([stored]), T)[0]) if T != 1 else float(stored)
+    return t, f'threshold {t:.4g} (stored in the checkpoint: chosen on validation at training time' + (f'; {stored:.4g} on the raw softmax)' if T != 1 else ')')
+
+# %% ../nbs/04e_predict.ipynb #cfd61aca
+def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or .pt file (or a `Predictor`)
                   paths, # images, videos, or folders of them
                   frames:int=16, # frames sampled evenly from each video
                   threshold:float=None, # fake above this (default: the checkpoint's, else 0.5)
                   out=None, # .csv or .json file for every result (optional)
                   detector='auto', # 'dlib', 'haar' or 'auto', as for `kdnb_crop`
+                  how:str='mean', # file score from frame scores: mean | max | topk
+                  temperature:float=None, # calibration temperature (default: the model's, else none)
+                  keep:bool=False, # keep face crops in column `crops` (heat maps, reports)
+                  explain:bool=False, # Grad-CAM map of the fake logit on every face (column `cams`; a checkpoint only)
+                  cam_layer=None, # heat-map layer: an index into timm's feature_info or a module name (default: the last stage)
+                  report=None, # folder for a self-contained report.html (heat maps too, from a checkpoint with kdnb[explain])
                  ) -> pd.DataFrame:
-    "Score every image and video: fake probability, verdict at `threshold`, frames and faces used; one line per file"
+    "Score every image and video: calibrated fake probability, verdict at `threshold`, frames and faces used; one line per file"
     if out is not None and Path(out).suffix not in ('.csv', '.json'): raise ValueError(f'--out {out}: expected a .csv or .json file')
     if threshold is not None and not 0 <= threshold <= 1: raise ValueError(f'--threshold {threshold:g}: must be in [0, 1] (a fake probability)')
+    if how not in AGGREGATES: raise ValueError(f"--aggregate {how!r}: expected {', '.join(AGGREGATES)}")
+    if explain and Path(str(model)).suffix in ('.pte', '.onnx', '.pt'): raise ValueError(_no_grad(model))
     files = media_files(paths)
-    if out is not None: check_writable(out)   # before the scoring, not after
-    run, S, stored = load_predictor(model)
-    threshold, why = _threshold(threshold, stored); print(why)
-    det, rows = load_detector(detector), []
+    for o in (out, None if report is None else Path(report)/'report.html'):
+        if o is not None: check_writable(o)   # before the scoring, not after
+    pred = model if isinstance(model, Predictor) else load_predictor(model)
+    explain = explain or (report is not None and pred.net is not None and _has_torchcam())
+    T, threshold, info = _setup(pred, temperature, threshold, how)
+    if explain: cams = _cams(pred, cam_layer); info['explain'] = cams.what
+    keep, det, rows = keep or explain or report is not None, load_detector(detector), []
     for fn in progress(files, leave=False):
-        try: r = score_file(fn, run, det, S, frames)
+        try: r = score_file(fn, pred, det, frames, T=T, how=how, keep=keep)
         except (ValueError, cv2.error) as e: r = dict(file=str(fn), prob=math.nan, note=f'skipped: {e}')
+        if explain and r.get('crops'): r['cams'] = cams(r)
         r['verdict'] = '' if math.isnan(r['prob']) else 'fake' if r['prob'] > threshold else 'real'
         print(_line(r)); rows.append(r)
-    df = pd.DataFrame(rows).assign(threshold=threshold)
+    df = pd.DataFrame(rows).assign(threshold=threshold, temperature=T); df.attrs['model'] = info
     if out is not None: save_predictions(df, out)
+    if report is not None: from kdnb.explain import write_report; write_report(df, report)   # kdnb.explain comes after this module
     return df
+
+def _setup(pred, temperature, threshold, how):
+    "Temperature, threshold (on its scale) and what the report says of the model, each printed as it is decided"
+    T, cal = _calibration(temperature, pred); print(cal)
+    threshold, thr = _threshold(threshold, pred.threshold, T); print(thr)
+    agg = f"file score: {dict(mean='mean', max='max', topk='mean of the top 25 %')[how]} over frames of the max over faces (--aggregate {how})"
+    print(agg)
+    return T, threshold, dict(name=Path(str(pred.fname)).name if pred.fname else '', arch=pred.arch, kind=pred.kind, sha256=pred.sha256,
+                              calibration=cal, threshold=thr, aggregate=agg)
+
+def _has_torchcam():
+    try: import torchcam; return True
+    except ImportError: return False
+
+def _no_grad(model): return f'{model}: an exported {Path(str(model)).suffix} model has no gradients; --explain needs a kdnb checkpoint'
+
+def _cams(pred, layer):
+    "A function adding each face's Grad-CAM (a coarse 8 x 8 copy goes to `per_face`) to a result; says which layer"
+    if pred.net is None: raise ValueError(_no_grad(pred.fname))
+    from kdnb.explain import cam_layer, face_cams   # kdnb.explain comes after this module
+    name = cam_layer(pred.net, layer)
+    def f(r):
+        m = face_cams(pred.net, r['crops'], name)
+        for o, c in zip(r['per_face'], m): o['cam'] = cv2.resize(c, (8, 8), interpolation=cv2.INTER_AREA).round(3).tolist()
+        return list(m)
+    f.what = f'heat maps: Grad-CAM of the fake logit at {pred.arch} layer {name}'; print(f.what)
+    return f
 
 def _line(r):
     "One line on one file's result"
@@ -119,26 +208,46 @@ def _line(r):
     return f"{r['file']}: {r['verdict']} {r['prob']:.3f} ({r['frames']} frame{'s'*(r['frames']>1)}, {r['faces']} face{'s'*(r['faces']>1)})"
 
 # %% ../nbs/04e_predict.ipynb #81676094
+def frame_table(df:pd.DataFrame) -> pd.DataFrame:
+    "One row per sampled frame of every scored file: file, frame, time, faces, prob (the timeline)"
+    rows = [dict(file=r['file'], **o) for r in df.to_dict('records') if isinstance(r.get('per_frame'), list) for o in r['per_frame']]
+    return pd.DataFrame(rows, columns=['file', 'frame', 'time', 'faces', 'prob'])
+
 def save_predictions(df:pd.DataFrame, out) -> Path:
-    "Write `df` atomically: CSV without the per-face lists, or JSON records with them"
-    out = Path(out)
-    with atomic_write(out, 'w') as f:
-        if out.suffix == '.json': json.dump(json.loads(df.to_json(orient='records')), f, indent=1)
-        else: df.drop(columns=['per_face'], errors='ignore').to_csv(f, index=False)
+    "Write `df` atomically: JSON records with per-frame and per-face scores, or a CSV (one row per file) and `<name>_frames.csv`"
+    out, plain = Path(out), df.drop(columns=['crops', 'cams'], errors='ignore')
+    if out.suffix == '.json':
+        with atomic_write(out, 'w') as f: json.dump(json.loads(plain.to_json(orient='records')), f, indent=1)
+    else:
+        ff = out.with_name(f'{out.stem}_frames.csv')
+        with atomic_write(ff, 'w') as f: frame_table(plain).to_csv(f, index=False)
+        with atomic_write(out, 'w') as f: plain.drop(columns=['per_face', 'per_frame'], errors='ignore').to_csv(f, index=False)
+        print(f'per-frame scores written to {ff.name}')
     print(f'results written to {out.name}')
     return out
+
+# %% ../nbs/04e_predict.ipynb #8d302b02
+def show(df): # `predict_files` results (`keep=True` or `report=` keeps the face crops the page shows)
+    "Display the report page of `df` inline in Jupyter (what `--report` writes)"
+    from kdnb.explain import show as _show   # kdnb.explain comes after this module
+    _show(df)
 
 # %% ../nbs/04e_predict.ipynb #74ea4302
 def _predict_cli(model:Param('kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or .pt file', str, opt=False),
                  paths:Param('images, videos, or folders of them', str, opt=False, nargs='+'),
                  frames:int=16, # frames sampled evenly from each video
                  threshold:float=None, # fake above this (default: stored in the checkpoint, else 0.5)
-                 out:str=None, # write every result to this .csv or .json file
+                 out:str=None, # write every result to this .csv (+ <name>_frames.csv) or .json file (per frame and face)
                  detector:str='auto', # face detector: dlib | haar | auto
+                 aggregate:str='mean', # file score from frame scores: mean (evaluation's) | max | topk (mean of the top 25 %)
+                 temperature:float=None, # calibration temperature (default: stored with the model, else the raw softmax)
+                 explain:bool=False, # Grad-CAM heat map of the fake logit on every face (needs a checkpoint and kdnb[explain])
+                 cam_layer:str=None, # heat-map layer: index into the model's feature_info or a module name (default: last stage)
+                 report:str=None, # write DIR/report.html: one self-contained page (timeline, faces, heat maps)
                 ):
     "Is this image or video fake? Faces are detected and cropped as in training's validation, then scored"
-    predict_files(model, paths, frames, threshold, out, detector)
+    predict_files(model, paths, frames, threshold, out, detector, aggregate, temperature, explain=explain, cam_layer=cam_layer, report=report)
 
 def kdnb_predict(argv=None): # arguments; default `sys.argv[1:]`
-    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--out FILE.csv|.json]`"
+    "Command line: `kdnb_predict MODEL PATH... [--frames N] [--threshold T] [--aggregate mean|max|topk] [--temperature T] [--explain] [--report DIR] [--out FILE.csv|.json]`"
     run_cli(_predict_cli, argv, 'kdnb_predict')
