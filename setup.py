@@ -29,6 +29,8 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
 faces_requirements = (cfg.get('faces_requirements') or '').split()  # optional extra: kdnb[faces]
 deploy_requirements = (cfg.get('deploy_requirements') or '').split()  # optional extra: kdnb[deploy]
+explain_requirements = (cfg.get('explain_requirements') or '').split()  # optional extra: kdnb[explain]
+app_requirements = (cfg.get('app_requirements') or '').split()  # optional extra: kdnb[app]
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -49,7 +51,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'faces': faces_requirements, 'deploy': deploy_requirements },
+    extras_require={ 'dev': dev_requirements, 'faces': faces_requirements, 'deploy': deploy_requirements, 'explain': explain_requirements, 'app': app_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -18,6 +18,7 @@ from fastai.torch_core import set_seed
 from .cli import write_text
 from .models import create_model, save_checkpoint
 from .distributed import agree, is_main, unwrap
+from .calibrate import calibration, prob_logit
 
 # %% auto #0
 __all__ = ['tiny_dls', 'tiny_model', 'ValAUC', 'LossLogCallback', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback',
@@ -157,7 +158,6 @@ def _threshold(self:TopKCheckpointCallback):
 @patch
 def _calibration(self:TopKCheckpointCallback)->dict:
     "`temperature` fitted on this epoch's validation predictions and `calibration` (ECE, NLL before/after); empty with one class"
-    from kdnb.calibrate import calibration, prob_logit   # the temperature lives beside the threshold it refines
     if (v := self._val_preds()) is None or len(np.unique(v[1])) < 2: return {}
     c = calibration(prob_logit(v[0]), v[1])
     return dict(temperature=c.pop('temperature'), calibration=c | dict(source='validation'))

@@ -19,7 +19,7 @@ from .distill import alpha_at, distill
 from .evaluate import evaluate, frame_curve, plot_roc
 from .deploy import export_model
 from .compare import DEPLOYED, compare_models, hardware, md_table
-from .sweep import _timm_arch
+from .sweep import timm_arch
 
 # %% auto #0
 __all__ = ['DEMO_MODELS', 'demo_config', 'plot_alpha', 'plot_losses', 'write_report', 'demo', 'kdnb_demo']
@@ -29,7 +29,7 @@ def _check_flags(overrides:dict):
     "Refuse a bad value given in place of the config's, naming the flag that gave it rather than the config file"
     for k, v in overrides.items():
         flag = f"--{k.replace('_', '-')}"
-        if k.endswith('_arch'): _timm_arch(v, flag)
+        if k.endswith('_arch'): timm_arch(v, flag)
         elif k in _RULES and not _RULES[k][0](v): raise ConfigError(f"{flag} {json.dumps(v)}: must be {_RULES[k][1]}")
 
 def demo_config(data_root, # synthetic data root

@@ -288,7 +288,6 @@ def check_finite(model, what):
         raise ValueError(f'{what}: {len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]}); refusing this model')
     return model
 
-_finite, _threshold_ok = check_finite, check_threshold   # the names kdnb.predict imports today
 
 def load_finite(spec, name=None):
     "`(model, name, threshold)` from a module, a checkpoint spec, or `arch[@size]` (random weights); non-finite weights refused"
@@ -297,6 +296,7 @@ def load_finite(spec, name=None):
         model, name, _ = load_model(spec, name); return check_finite(model, name), name, getattr(model, 'threshold', None)
     fname = resolve_checkpoint(s, verbose=False)
     model, ckpt = load_checkpoint(fname)
+    model.temperature = ckpt.get('temperature')   # the calibration fitted at training time travels to the sidecar
     return check_finite(model.eval(), fname), name or model.arch, check_threshold(ckpt.get('threshold'), fname)
 
 # %% ../nbs/04a_deploy.ipynb #876a84f9
@@ -345,10 +345,10 @@ def clean_export_tmp(out) -> list:
 
 def _sidecar(model, threshold, files:dict, old:Path) -> dict:
     "The sidecar of the `files` just written (name -> path); entries of the same stem's other files kept when the old sidecar agrees"
-    m = dict(arch=model.arch, image_size=model.image_size, threshold=threshold, kdnb_version=kdnb.__version__, files={})
+    m = dict(arch=model.arch, image_size=model.image_size, threshold=threshold, temperature=getattr(model, 'temperature', None), kdnb_version=kdnb.__version__, files={})
     try: o = _read_meta(old)
     except (OSError, ValueError): o = {}
-    if o and all(o[k] == m[k] for k in ('arch', 'image_size', 'threshold')): m['files'] = {n: r for n, r in o['files'].items() if n not in files}
+    if o and all(o.get(k) == m[k] for k in ('arch', 'image_size', 'threshold', 'temperature')): m['files'] = {n: r for n, r in o['files'].items() if n not in files}
     return m | dict(files=m['files'] | {n: dict(sha256=sha256(p), bytes=p.stat().st_size) for n, p in files.items()})
 
 # %% ../nbs/04a_deploy.ipynb #5a1dca05

@@ -15,6 +15,7 @@ from .cli import run_cli, atomic_path, write_text, progress, sha256, _umask
 from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items
 from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _item, _counts
 from .models import create_model, load_checkpoint, resolve_checkpoint
+from .calibrate import aggregate as video_score, save_calibration   # video_score: the function `kdnb_predict --aggregate` uses too
 
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate', 'eer',
@@ -146,7 +147,6 @@ def aggregate(probs, # per-face fake probabilities
               how:str='mean', # video score from frame scores: mean (the protocol), max or topk (`kdnb.calibrate.aggregate`)
              ) -> tuple:
     "Frame scores (max over faces) and video scores (`how` over frames: the mean by default) as two DataFrames"
-    from kdnb.calibrate import aggregate as video_score   # the one function `kdnb_predict --aggregate` uses too
     df = pd.DataFrame(dict(prob=np.asarray(probs, float), label=np.asarray(labels, int), video=list(videos), frame=list(frames)))
     fr = df.groupby(['video', 'frame'], sort=False).agg(prob=('prob', 'max'), label=('label', 'max')).reset_index()
     vid = fr.groupby('video', sort=False).agg(prob=('prob', lambda s: video_score(s, how)), label=('label', 'max')).reset_index()
@@ -414,7 +414,7 @@ def evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a 
     try:
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,
                        accuracy_only=accuracy_only, compression=compression or 'c23')
-        if calibrate: from kdnb.calibrate import save_calibration; save_calibration(res['preds'].prob, res['preds'].label, out, res['name'])
+        if calibrate: save_calibration(res['preds'].prob, res['preds'].label, out, res['name'])
     except BaseException:
         if out.is_dir() and not any(out.iterdir()): out.rmdir()    # no empty folder left behind by a failed run
         raise

@@ -14,7 +14,8 @@ from .calibrate import AGGREGATES, aggregate, calibrated, logit_gap, prob_logit
 from .data import read_image, face_box, final_crop
 from .faces import load_detector, sample_frames, VIDEO_EXTS
 from .models import load_checkpoint, resolve_checkpoint
-from .deploy import load_exported, exported_meta, is_tmp, _finite, _threshold_ok
+from .deploy import load_exported, exported_meta, is_tmp, check_finite, check_threshold, SUFFIXES
+from .explain import write_report, cam_layer, face_cams, show as _show
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'Predictor', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'frame_table',
@@ -39,7 +40,7 @@ def load_predictor(model, # a kdnb checkpoint spec, an SBI checkpoint, or a .pte
     "A `Predictor` of `model`: checkpoints keep the network (for heat maps); exported files read crop size, threshold and temperature from their sidecar"
     p = Path(str(model))
     if is_tmp(p): raise ValueError(f'{p}: a temporary file an interrupted write left, not a model (the command that wrote it removes it when run again)')
-    if p.suffix in ('.pte', '.onnx', '.pt'):
+    if p.suffix in SUFFIXES:
         if not p.with_suffix('.json').is_file(): exported_meta(p)   # no sidecar: say so first
         run = load_exported(p, check=False)   # then a file that is no model is named as such
         m = exported_meta(p)   # crop size and threshold, only from the sidecar that records this very file
@@ -49,9 +50,9 @@ def load_predictor(model, # a kdnb checkpoint spec, an SBI checkpoint, or a .pte
         return Predictor(run, m['image_size'], m['threshold'], T, m['arch'], p)
     fname = resolve_checkpoint(str(model), verbose=False)
     net, ckpt = load_checkpoint(fname)
-    _finite(net, fname)   # NaN weights would print nan for every file
+    check_finite(net, fname)   # NaN weights would print nan for every file
     net = net.eval()
-    return Predictor(torch.no_grad()(net), net.image_size, _threshold_ok(ckpt.get('threshold'), fname),
+    return Predictor(torch.no_grad()(net), net.image_size, check_threshold(ckpt.get('threshold'), fname),
                      _temperature_ok(ckpt.get('temperature'), fname), net.arch, fname, net, ckpt.get('calibration'))
 
 # %% ../nbs/04e_predict.ipynb #9615b9fd
@@ -155,7 +156,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
     if out is not None and Path(out).suffix not in ('.csv', '.json'): raise ValueError(f'--out {out}: expected a .csv or .json file')
     if threshold is not None and not 0 <= threshold <= 1: raise ValueError(f'--threshold {threshold:g}: must be in [0, 1] (a fake probability)')
     if how not in AGGREGATES: raise ValueError(f"--aggregate {how!r}: expected {', '.join(AGGREGATES)}")
-    if explain and Path(str(model)).suffix in ('.pte', '.onnx', '.pt'): raise ValueError(_no_grad(model))
+    if explain and Path(str(model)).suffix in SUFFIXES: raise ValueError(_no_grad(model))
     files = media_files(paths)
     for o in (out, None if report is None else Path(report)/'report.html'):
         if o is not None: check_writable(o)   # before the scoring, not after
@@ -172,7 +173,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
         print(_line(r)); rows.append(r)
     df = pd.DataFrame(rows).assign(threshold=threshold, temperature=T); df.attrs['model'] = info
     if out is not None: save_predictions(df, out)
-    if report is not None: from kdnb.explain import write_report; write_report(df, report)   # kdnb.explain comes after this module
+    if report is not None: write_report(df, report)
     return df
 
 def _setup(pred, temperature, threshold, how):
@@ -193,7 +194,6 @@ def _no_grad(model): return f'{model}: an exported {Path(str(model)).suffix} mod
 def _cams(pred, layer):
     "A function adding each face's Grad-CAM (a coarse 8 x 8 copy goes to `per_face`) to a result; says which layer"
     if pred.net is None: raise ValueError(_no_grad(pred.fname))
-    from kdnb.explain import cam_layer, face_cams   # kdnb.explain comes after this module
     name = cam_layer(pred.net, layer)
     def f(r):
         m = face_cams(pred.net, r['crops'], name)
@@ -229,7 +229,6 @@ def save_predictions(df:pd.DataFrame, out) -> Path:
 # %% ../nbs/04e_predict.ipynb #8d302b02
 def show(df): # `predict_files` results (`keep=True` or `report=` keeps the face crops the page shows)
     "Display the report page of `df` inline in Jupyter (what `--report` writes)"
-    from kdnb.explain import show as _show   # kdnb.explain comes after this module
     _show(df)
 
 # %% ../nbs/04e_predict.ipynb #74ea4302

@@ -34,7 +34,6 @@ def timm_arch(arch, # a timm model name
     near = difflib.get_close_matches(str(arch), timm.list_models(), n=3)
     raise ValueError(f"{what}: {arch!r} is not a timm model" + (f" (did you mean {', '.join(near)}?)" if near else ''))
 
-_timm_arch = timm_arch   # the name kdnb.demo imports today
 
 def parse_student(spec, # 'arch', 'arch@size' or 'arch@size:weights.pth' ('true': timm's weights), or a dict with these keys
                   image_size:int=None, # input size when `spec` gives none (the config's `student_image_size`)

@@ -67,7 +67,7 @@ def test_training_evaluating_deploying_as_written(user):
     "README's block, line by line, in order; each line's own output is checked"
     lines, w = readme_block('Training, evaluating, deploying'), user['work']
     assert [program(l) for l in lines] == ['kdnb_crop', 'kdnb_pretrain', 'kdnb_pretrain', 'kdnb_distill', 'kdnb_evaluate',
-                                           'kdnb_evaluate', 'kdnb_export', 'kdnb_compare', 'kdnb_predict'], lines
+                                           'kdnb_evaluate', 'kdnb_export', 'kdnb_compare', 'kdnb_predict', 'kdnb_predict'], lines
     out = [sh(l, user) for l in lines]
     assert 'videos 18, real 6, fake 12, no_face_videos 0' in out[0].stdout and 'split files from' in out[0].stdout, out[0].stdout
     assert json.loads((w/'data/ffpp/test.json').read_text()) == [['004', '005']]
@@ -83,6 +83,8 @@ def test_training_evaluating_deploying_as_written(user):
     assert (w/'output/compare/compare.md').is_file() and 'output/compare/compare.md' in out[7].stdout
     preds = (w/'verdicts.csv').read_text().splitlines()
     assert len(preds) == 3 and preds[1].startswith('clip.mp4,video,2,') and preds[2].startswith('photos/astronaut.png,image,1,'), preds
+    html = (w/'report/report.html').read_text()
+    assert 'clip.mp4' in html and 'data:image/png;base64,' in html and str(w) not in html and not list((w/'report').glob('.*'))
 
 def test_several_gpus_lines_run_on_two_cpu_processes(user):
     "The launcher lines start; here with 2 gloo processes (README's 4 GPUs → `--nproc_per_node 2`, `--num_processes 2`)"
