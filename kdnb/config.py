@@ -13,7 +13,8 @@ from fastcore.foundation import L
 from .cli import write_text
 
 # %% auto #0
-__all__ = ['CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'apply_sets', 'new_session', 'run_lock']
+__all__ = ['TRACKERS', 'CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'apply_sets', 'new_session',
+           'run_lock']
 
 # %% ../nbs/01a_config.ipynb #0b15b87a
 class ConfigError(ValueError):
@@ -48,6 +49,21 @@ def _limit():
     ok = lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and (0 < v < 1 or (v >= 1 and v == int(v)))
     return ok, 'an integer >= 1 (steps) or a fraction in (0, 1) of all steps'
 
+
+# %% ../nbs/01a_config.ipynb #8483dd6f
+def _wandb_start(run, cfg):
+    "Start a Weights & Biases run in the run folder unless one is open (offline without a login: `WANDB_MODE=offline`)"
+    import wandb
+    if wandb.run is None: wandb.init(dir=str(run), name=Path(run).name, config={k: v for k, v in cfg.items()})
+
+TRACKERS = { # name -> fastai's logger: module, callback, pip package, its arguments for a run folder, what starts it (the one place a tracker is added)
+    'csv': AttrDict(module='kdnb.pretrain', cls='CSVTracker', package='fastai', kwargs=lambda run: dict(fname='logs/fastai.csv', append=True), start=None), # fastai's CSVLogger, one header
+    'tensorboard': AttrDict(module='fastai.callback.tensorboard', cls='TensorBoardCallback', package='tensorboard',
+                            kwargs=lambda run: dict(log_dir=str(Path(run)/'tensorboard'), trace_model=False, log_preds=False), start=None), # tracing fails under mixed precision
+    'wandb': AttrDict(module='fastai.callback.wandb', cls='WandbCallback', package='wandb', kwargs=lambda run: dict(log_preds=False, log_model=False), start=_wandb_start),
+}
+
+def _trackers(): return (lambda v: isinstance(v, list) and all(t in TRACKERS for t in v)), 'a list of ' + ', '.join(map(repr, TRACKERS))
 
 # %% ../nbs/01a_config.ipynb #8d64a6a6
 CONFIG = [ # (key, default, rule, meaning): the one place a config key is defined
@@ -85,6 +101,7 @@ CONFIG = [ # (key, default, rule, meaning): the one place a config key is define
     ('label_smoothing', 0.0, _num(0, 0.5), 'label smoothing ε of the hard-label cross-entropy (targets ε/2 and 1-ε/2; Stage 2\'s CE term too)'),
     ('ema', None, _num(0, 0.99999, lo_open=True, null=True), "decay of an exponential moving average of the weights (timm's `ModelEmaV3` with warm-up); validation, checkpoints and exports use the average (null: off)"),
     ('top_k', 5, _num(1, integer=True), 'checkpoints kept (best val AUC)'),
+    ('trackers', [], _trackers(), 'experiment trackers, main process only, writing under the run folder: csv (`logs/fastai.csv`), tensorboard (`tensorboard/`), wandb (see `TRACKERS`)'),
     ('patience', None, _num(1, integer=True, null=True), 'stop a run when val AUC has not improved on its best for this many epochs (the best checkpoints stay; null: train every epoch)'),
     ('num_workers', 4, _num(0, integer=True), 'data loading processes'),
     ('mixed_precision', True, _bool(), 'bf16 autocast on CUDA (fp16 where bf16 is unsupported; ignored on CPU)'),

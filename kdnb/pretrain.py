@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_pretrain.ipynb #e4f9ab29
 from __future__ import annotations
-import contextlib, ctypes, json, os, random, re, sys
+import contextlib, ctypes, importlib, json, os, random, re, sys
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -14,7 +14,7 @@ from fastcore.foundation import L
 from fastcore.script import Param
 from fastai.callback.core import Callback, CancelEpochException, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.progress import ProgressCallback
+from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds
 from fastai.imports import noop
 from fastai.learner import Learner
@@ -25,14 +25,15 @@ from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
 from .cli import interrupt_hint, run_cli, write_text
 from .data import sbi_dls
-from .config import ConfigError, load_config, new_session, run_lock, _arch, _check_name, _read_config, _parse_set, apply_sets
+from .config import ConfigError, TRACKERS, load_config, new_session, run_lock, _arch, _check_name, _read_config, _parse_set, apply_sets
 from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, EMACallback, _append, _kept, _skipped
 from .models import create_model, save_checkpoint, clean_stale_tmp, _read
 from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'fit', 'load_resume', 'resume_run',
-           'EarlyStopCallback', 'train_dls', 'pretrain', 'kdnb_pretrain']
+__all__ = ['RESUMABLE', 'accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'tracker_modules', 'CSVTracker',
+           'tracker_cbs', 'fit', 'load_resume', 'resume_run', 'EarlyStopCallback', 'train_dls', 'pretrain',
+           'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #127ac689
 def accumulation_cbs(bs:int, # effective batch size (images)
@@ -116,7 +117,7 @@ def build_learner(cfg, # config from `load_config`
     if not _on_cuda(dls): keep_freed_memory()
     extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([EMACallback(cfg.ema)] if cfg.get('ema') else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
     guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *([EarlyStopCallback(cfg.patience)] if cfg.get('patience') else []), *L(cbs)]
+    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *([EarlyStopCallback(cfg.patience)] if cfg.get('patience') else []), *tracker_cbs(cfg, run_dir), *L(cbs)]
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(label_smoothing=cfg.get('label_smoothing') or 0.), opt_func=partial(SGD, mom=0.9) if sam else Adam,
                     lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
     learn.cfg = cfg
@@ -129,6 +130,34 @@ def build_learner(cfg, # config from `load_config`
     if not ifnone(bars, sys.stdout.isatty() or in_notebook()):   # a log file gets one line per epoch, not bar redraws
         learn.remove_cb(ProgressCallback); learn.logger = _quiet; learn.loss_log.echo = True
     return learn
+
+# %% ../nbs/02_pretrain.ipynb #d6b278eb
+def tracker_modules(cfg) -> list:
+    "The modules of the trackers `cfg.trackers` names (`kdnb.config.TRACKERS`); one line naming the pip package when one is missing"
+    res = []
+    for name in cfg.get('trackers') or []:
+        t = TRACKERS[name]
+        try: res.append((t, importlib.import_module(t.module)))
+        except ImportError as e: raise ConfigError(f"trackers: {name!r} needs the package {t.package!r} ({e}): pip install {t.package}") from None
+    return res
+
+class CSVTracker(CSVLogger):
+    "fastai's `CSVLogger` that writes its header only into a new file, so a resumed run appends rows under the one header"
+    def before_fit(self):
+        f = self.path/self.fname; f.parent.mkdir(parents=True, exist_ok=True)
+        new = not (self.append and f.is_file() and f.stat().st_size)
+        self.file = f.open('a' if self.append else 'w')
+        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        self.old_logger, self.learn.logger = self.logger, self._write_line
+
+def tracker_cbs(cfg, run_dir) -> list:
+    "fastai's logger callbacks for `cfg.trackers`, in the main process only, writing under `run_dir`"
+    if not is_main(): return []
+    cbs = []
+    for t, mod in tracker_modules(cfg):
+        if t.start is not None: t.start(run_dir, cfg)
+        cbs.append(getattr(mod, t.cls)(**t.kwargs(run_dir)))
+    return cbs
 
 # %% ../nbs/02_pretrain.ipynb #c9f67755
 class _SkipToEpoch(Callback):
@@ -287,6 +316,7 @@ def _run_model(cfg, arch, teacher, resume):
 @contextlib.contextmanager
 def _open_run(resume, name, cfg, out):
     "The run folder of either stage: rank 0 makes a new one and gives it to all, holds its lock and clears stale temporary files"
+    tracker_modules(cfg)   # a missing tracker package stops the run before its folder exists
     run = Path(resume) if resume else from_main(new_session, name, cfg, out)
     with run_lock(run) if is_main() else contextlib.nullcontext():
         if is_main():

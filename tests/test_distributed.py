@@ -49,17 +49,26 @@ def test_cli_one_run_written_once(data):
     torchrun(BIN/'kdnb_pretrain', 'tiny.json', '-n', 'student', '--out', 'out', cwd=data)
     cfg = json.loads((data/'tiny.json').read_text())
     cfg.update(teacher_weights='out/teacher_*/weights/*.pth', pretrained_student_weights='out/student_*/weights/*.pth',
-               feature_distillation={'enabled': True, 'gamma': 0.5, 'pairs': [[2, 2]]})
+               feature_distillation={'enabled': True, 'gamma': 0.5, 'pairs': [[2, 2]]}, trackers=['csv', 'tensorboard'])
     (data/'d.json').write_text(json.dumps(cfg))
     r = torchrun(BIN/'kdnb_distill', 'd.json', '-n', 'distill', '--out', 'out', cwd=data)
     run = next((data/'out').glob('distill_*'))
     assert r.stdout.count('distilling ') == 1 and (run/'adapters.pth').is_file()
     assert [l.split(' | ')[0] for l in (run/'logs/losses.logs').read_text().splitlines()] == ['epoch 1', 'epoch 2']
+    # trackers: one process writes; the KD terms reach them through fastai's recorder
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = list((run/'tensorboard').glob('events.out.tfevents.*'))
+    assert len(events) == 1, events
+    ev = EventAccumulator(str(run/'tensorboard')); ev.Reload()
+    assert {'train_ce', 'train_kd', 'train_alpha', 'val_auc'} <= set(ev.Tags()['scalars']) and len(ev.Scalars('train_kd')) == 2
+    assert (run/'logs/fastai.csv').read_text().splitlines()[0].split(',')[-4:] == ['train_ce', 'train_kd', 'train_alpha', 'time']
+    assert len((run/'logs/fastai.csv').read_text().splitlines()) == 3
     # resume with another number of processes: the finished run trains nothing more and its logs stay as they were
     log = (run/'logs/losses.logs').read_text()
     r = subprocess.run([str(BIN/'kdnb_distill'), '--resume', str(run)], capture_output=True, text=True, cwd=data, env=ENV, timeout=600)
     assert r.returncode == 0 and 'epochs 3-2' in r.stdout, r.stderr[-2000:]
     assert (run/'logs/losses.logs').read_text() == log
+    assert (run/'logs/fastai.csv').read_text().count('epoch,') == 1   # a resume appends under the one header
 
 def test_resume_under_torchrun(data):
     "A 2-process run killed after its first epoch continues under torchrun where it stopped: each epoch once in the logs"
