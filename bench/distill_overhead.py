@@ -16,7 +16,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from kdnb.models import create_model
 from kdnb.distill import DistillationCallback, FeatureDistillationCallback, AlphaScheduleCallback
-from kdnb.pretrain import keep_freed_memory
+from kdnb.train import keep_freed_memory
 
 PHASES = ('teacher forward', 'student forward', 'loss', 'backward', 'optimizer step')
 

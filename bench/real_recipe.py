@@ -86,7 +86,7 @@ def bare_run(cfg, weights):
     import torch, torch.nn.functional as F
     from sklearn.metrics import roc_auc_score
     from fastai.torch_core import set_seed
-    from kdnb.pretrain import train_dls
+    from kdnb.train import train_dls
     t0 = time.time()
     set_seed(cfg.seed)
     dls = train_dls(cfg, device=torch.device('cpu'))

@@ -21,25 +21,7 @@ from .distributed import agree, is_main, unwrap
 from .calibrate import calibration, prob_logit
 
 # %% auto #0
-__all__ = ['tiny_dls', 'tiny_model', 'ValAUC', 'LossLogCallback', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback',
-           'EMACallback']
-
-# %% ../nbs/01c_callbacks.ipynb #f1eca288
-def tiny_dls(n:int=32, # training images (validation: half as many)
-             size:int=32, # image side
-             bs:int=8, # batch size
-             seed:int=0):
-    "A toy task for trying a callback in seconds: random reals and brighter fakes, which a tiny model starts to learn within a few steps"
-    g = torch.Generator().manual_seed(seed)
-    def ds(n):
-        x = torch.rand(n, 3, size, size, generator=g) * 0.7
-        y = torch.arange(n) % 2
-        return [(xi + 0.3*yi, yi) for xi, yi in zip(x, y)]
-    return DataLoaders.from_dsets(ds(n), ds(n//2), bs=bs, device=torch.device('cpu'))
-
-def tiny_model():
-    "A seeded `test_efficientnet` for `tiny_dls`"
-    set_seed(0); return create_model('test_efficientnet', image_size=32)
+__all__ = ['ValAUC', 'LossLogCallback', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback', 'EMACallback']
 
 # %% ../nbs/01c_callbacks.ipynb #e12cd3d0
 def _auc(pred, targ):

@@ -13,8 +13,7 @@ from fastcore.foundation import L
 from .cli import write_text
 
 # %% auto #0
-__all__ = ['TRACKERS', 'CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'apply_sets', 'new_session',
-           'run_lock']
+__all__ = ['TRACKERS', 'CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'new_session', 'run_lock']
 
 # %% ../nbs/01a_config.ipynb #0b15b87a
 class ConfigError(ValueError):
@@ -57,7 +56,7 @@ def _wandb_start(run, cfg):
     if wandb.run is None: wandb.init(dir=str(run), name=Path(run).name, config={k: v for k, v in cfg.items()})
 
 TRACKERS = { # name -> fastai's logger: module, callback, pip package, its arguments for a run folder, what starts it (the one place a tracker is added)
-    'csv': AttrDict(module='kdnb.pretrain', cls='CSVTracker', package='fastai', kwargs=lambda run: dict(fname='logs/fastai.csv', append=True), start=None), # fastai's CSVLogger, one header
+    'csv': AttrDict(module='kdnb.train', cls='CSVTracker', package='fastai', kwargs=lambda run: dict(fname='logs/fastai.csv', append=True), start=None), # fastai's CSVLogger, one header
     'tensorboard': AttrDict(module='fastai.callback.tensorboard', cls='TensorBoardCallback', package='tensorboard',
                             kwargs=lambda run: dict(log_dir=str(Path(run)/'tensorboard'), trace_model=False, log_preds=False), start=None), # tracing fails under mixed precision
     'wandb': AttrDict(module='fastai.callback.wandb', cls='WandbCallback', package='wandb', kwargs=lambda run: dict(log_preds=False, log_model=False), start=_wandb_start),
@@ -191,11 +190,6 @@ def load_config(path=None, # JSON config file; None: the defaults
     for s in L(sets): k, v = _parse_set(s); _merge(cfg, {k: v}, f'--set {s}')
     if sets: _check(cfg, '--set')
     return AttrDict({k: AttrDict(v) if isinstance(v, dict) else v for k, v in cfg.items()})
-
-def apply_sets(cfg, # a config from `load_config` (not changed)
-               sets): # `key=value` strings, as `--set` takes them
-    "`cfg` with `sets` applied and validated: what a command's `--set` does"
-    return load_config(sets=sets, **cfg)
 
 # %% ../nbs/01a_config.ipynb #1bd74695
 def _check_name(name):

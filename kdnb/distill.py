@@ -134,20 +134,17 @@ class DistillationCallback(Callback):
         self._restore(); self.learn.metrics = [m for m in self.learn.metrics if not (isinstance(m, ValueMetric) and m.name in ('train_ce', 'train_kd', 'train_alpha'))]
     def _restore(self):
         if self.hard is not None: self.learn.loss_func, self.hard = self.hard, None
+    def after_train(self):
+        "Restore the hard-label loss (validation reads exactly like Stage 1) and keep the epoch's CE, KD and alpha"
+        self._restore()
+        if not self.recs: return
+        ce, kd = torch.stack(self.recs).float().cpu().T
+        self.history.append(dict(epoch=self.epoch, ce=ce.mean().item(), kd=kd.mean().item(), alpha=sum(self.alphas)/len(self.alphas),
+                                 batches=dict(ce=ce.tolist(), kd=kd.tolist(), alpha=self.alphas)))
 
-# %% ../nbs/03_distill.ipynb #2b918fa6
-@patch
-def after_train(self:DistillationCallback):
-    self._restore()   # validation reads exactly like Stage 1: the hard-label loss alone
-    if not self.recs: return
-    ce, kd = torch.stack(self.recs).float().cpu().T
-    self.history.append(dict(epoch=self.epoch, ce=ce.mean().item(), kd=kd.mean().item(), alpha=sum(self.alphas)/len(self.alphas),
-                             batches=dict(ce=ce.tolist(), kd=kd.tolist(), alpha=self.alphas)))
-
-@patch
-def _mean(self:DistillationCallback, k):
-    "This epoch's mean of `k` ('ce', 'kd' or 'alpha'), what fastai's recorder logs as `train_{k}`"
-    return self.history[-1][k] if self.history and self.history[-1]['epoch'] == self.epoch else float('nan')
+    def _mean(self, k):
+        "This epoch's mean of `k` ('ce', 'kd' or 'alpha'), what fastai's recorder logs as `train_{k}`"
+        return self.history[-1][k] if self.history and self.history[-1]['epoch'] == self.epoch else float('nan')
 
 # %% ../nbs/03_distill.ipynb #19b0b263
 def _feature_modules(model:nn.Module)->list[tuple[str, nn.Module, int]]:
@@ -181,72 +178,66 @@ class FeatureDistillationCallback(Callback):
                  gamma:float=1., # weight of the feature term
                  fname=None): # where to save the adapters after each epoch (None: not saved)
         store_attr(); self.adapters = None
+    def setup(self, learn, resume=False):
+        "Build the adapters for `learn`'s student and add them to its optimizer (and reload them when `resume`)."
+        self.learn = learn
+        s_mods, t_mods = _feature_modules(unwrap(learn.model)), _feature_modules(self.teacher)
+        for i, j in self.pairs:
+            if not (0 <= i < len(s_mods) and 0 <= j < len(t_mods)): raise ValueError(f'feature pair {[i, j]}: indices must be < {len(s_mods)} (student) and < {len(t_mods)} (teacher)')
+        if self.adapters is None: self.adapters = nn.ModuleList([nn.Conv2d(s_mods[i][2], t_mods[j][2], 1) for i, j in self.pairs])
+        if resume and self.fname is not None and Path(self.fname).is_file():
+            self.adapters.load_state_dict(torch.load(self.fname, map_location='cpu', weights_only=True)['adapters'])
+        self.adapters.to(next(learn.model.parameters()).device)
+        if learn.opt is None: learn.create_opt()
+        _add_params(learn.opt, list(self.adapters.parameters()))
+        return s_mods, t_mods
 
-# %% ../nbs/03_distill.ipynb #4018ce26
-@patch
-def setup(self:FeatureDistillationCallback, learn, resume=False):
-    "Build the adapters for `learn`'s student and add them to its optimizer (and reload them when `resume`)."
-    self.learn = learn
-    s_mods, t_mods = _feature_modules(unwrap(learn.model)), _feature_modules(self.teacher)
-    for i, j in self.pairs:
-        if not (0 <= i < len(s_mods) and 0 <= j < len(t_mods)): raise ValueError(f'feature pair {[i, j]}: indices must be < {len(s_mods)} (student) and < {len(t_mods)} (teacher)')
-    if self.adapters is None: self.adapters = nn.ModuleList([nn.Conv2d(s_mods[i][2], t_mods[j][2], 1) for i, j in self.pairs])
-    if resume and self.fname is not None and Path(self.fname).is_file():
-        self.adapters.load_state_dict(torch.load(self.fname, map_location='cpu', weights_only=True)['adapters'])
-    self.adapters.to(next(learn.model.parameters()).device)
-    if learn.opt is None: learn.create_opt()
-    _add_params(learn.opt, list(self.adapters.parameters()))
-    return s_mods, t_mods
+    def before_fit(self):
+        "Hook the paired student and teacher modules (the adapters are built by `setup`)"
+        if not hasattr(self.learn, 'distillation'): raise ValueError('FeatureDistillationCallback needs a DistillationCallback in the learner')
+        self.after_fit() # hooks left by a fit that ended in an exception
+        s_mods, t_mods = self.setup(self.learn)
+        self.s_hooks = hook_outputs([s_mods[i][1] for i, _ in self.pairs], detach=False)
+        self.t_hooks = hook_outputs([t_mods[j][1] for _, j in self.pairs])
 
-@patch
-def before_fit(self:FeatureDistillationCallback):
-    if not hasattr(self.learn, 'distillation'): raise ValueError('FeatureDistillationCallback needs a DistillationCallback in the learner')
-    self.after_fit() # hooks left by a fit that ended in an exception
-    s_mods, t_mods = self.setup(self.learn)
-    self.s_hooks = hook_outputs([s_mods[i][1] for i, _ in self.pairs], detach=False)
-    self.t_hooks = hook_outputs([t_mods[j][1] for _, j in self.pairs])
+    def _feat_loss(self):
+        "Mean `feature_loss` over the pairs, from the maps the hooks stored in the last forward passes."
+        feats = zip(self.adapters, self.s_hooks.stored, self.t_hooks.stored)
+        return sum(feature_loss(a(s.to(a.weight.dtype)), t) for a, s, t in feats) / len(self.pairs)
 
-@patch
-def _feat_loss(self:FeatureDistillationCallback):
-    "Mean `feature_loss` over the pairs, from the maps the hooks stored in the last forward passes."
-    feats = zip(self.adapters, self.s_hooks.stored, self.t_hooks.stored)
-    return sum(feature_loss(a(s.to(a.weight.dtype)), t) for a, s, t in feats) / len(self.pairs)
+    def before_train(self): # the KD mix gets the feature term for the training batches
+        self.inner, self.learn.loss_func = self.learn.loss_func, self._with_features
 
-@patch
-def before_train(self:FeatureDistillationCallback): self.inner, self.learn.loss_func = self.learn.loss_func, self._with_features
+    def _with_features(self, pred, *yb):
+        "The KD mix plus `gamma` × the feature term of the maps the hooks stored in the same forward pass (SAM's second pass too)"
+        self.feat_loss = self._feat_loss()
+        return self.inner(pred, *yb) + self.gamma*self.feat_loss
 
-@patch
-def _with_features(self:FeatureDistillationCallback, pred, *yb):
-    "The KD mix plus `gamma` × the feature term of the maps the hooks stored in the same forward pass (SAM's second pass too)"
-    self.feat_loss = self._feat_loss()
-    return self.inner(pred, *yb) + self.gamma*self.feat_loss
+    def after_train(self):
+        "Give back the loss function it wrapped"
+        if self.learn.loss_func == self._with_features: self.learn.loss_func = self.inner   # `DistillationCallback` may have restored it already
 
-@patch
-def after_train(self:FeatureDistillationCallback):
-    if self.learn.loss_func == self._with_features: self.learn.loss_func = self.inner   # `DistillationCallback` may have restored it already
+    def before_step(self):
+        "With several processes: average the adapters' gradients, which DDP (wrapping only the student) does not"
+        average_grads(self.adapters.parameters())
 
-@patch
-def before_step(self:FeatureDistillationCallback):
-    "With several processes: average the adapters' gradients, which DDP (wrapping only the student) does not"
-    average_grads(self.adapters.parameters())
+    def after_epoch(self):
+        "Save the adapters beside the run's checkpoints (main process only)"
+        if self.fname is None or not is_main(): return
+        with atomic_write(self.fname) as f: torch.save(dict(adapters=self.adapters.state_dict(), pairs=[list(p) for p in self.pairs]), f)
 
-@patch
-def after_epoch(self:FeatureDistillationCallback):
-    if self.fname is None or not is_main(): return
-    with atomic_write(self.fname) as f: torch.save(dict(adapters=self.adapters.state_dict(), pairs=[list(p) for p in self.pairs]), f)
-
-@patch
-def after_fit(self:FeatureDistillationCallback):
-    self.after_train()
-    for h in ('s_hooks', 't_hooks'):
-        if hasattr(self, h): getattr(self, h).remove(); delattr(self, h)
+    def after_fit(self):
+        "Remove the hooks"
+        self.after_train()
+        for h in ('s_hooks', 't_hooks'):
+            if hasattr(self, h): getattr(self, h).remove(); delattr(self, h)
 
 # %% ../nbs/03_distill.ipynb #d6d1e85d
 from fastcore.script import Param
 from .models import create_model, load_checkpoint, resolve_checkpoint
-from .cli import interrupt_hint, run_cli, write_text, sha256
-from .config import ConfigError, load_config
-from .pretrain import train_dls, build_learner, fit, load_resume, resume_run, _open_run
+from .cli import run_cli, write_text, sha256
+from .config import ConfigError
+from .train import StagePlan, run_stage, train_dls
 
 _STAGE1 = ("{src}: key 'pretrained_student_weights' is not set. Stage 2 starts from a Stage 1 student: run "
            "`kdnb_pretrain {cfg} -n pretrain_<name>` first (it trains the student on SBI hard labels, which keeps the "
@@ -312,43 +303,42 @@ def distill_cbs(cfg, teacher, run_dir=None):
     return cbs
 
 # %% ../nbs/03_distill.ipynb #3c0ba385
-def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's own config is used
-            name='distill', # run name, first part of the run folder
-            teacher_weights=None, # checkpoint spec overriding the config's `teacher_weights`
-            cold_start=False, # allow a student without Stage 1 weights
-            resume=None, # folder of an interrupted run to continue (a config given too must equal the run's own)
-            out='output', # folder of all runs
-            sets=None, # `KEY=VALUE` strings changing config keys (see `load_config`); with `resume` only `RESUMABLE` keys
-            student_weights=None): # Stage 1 checkpoint spec overriding the config's `pretrained_student_weights`
-    "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
-    dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
-    if cfg is not None or (sets and not resume): cfg = load_config(sets=None if resume else sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, None if resume else sets)
-    if resume and student_weights: raise ConfigError(f'--student-weights: a resumed run continues from {Path(resume)/"resume.pth"}; give it to a new run')
-    if resume: cfg = resume_run(resume, 'distill', cfg, ignore=('teacher_weights', 'pretrained_student_weights'), sets=sets)
-    if student_weights: cfg = AttrDict({**cfg, 'pretrained_student_weights': student_weights})
-    if cfg.kd_loss not in KD_LOSSES: raise ConfigError(f"{cfg.config_path or 'config'}: key 'kd_loss' is {cfg.kd_loss!r}: expected one of {', '.join(KD_LOSSES)}")
-    set_seed(cfg.seed + rank())
+def _prepare(cfg, device, teacher_weights=None, cold_start=False, resume=None):
+    "Stage 2's part of `run_stage`: the student, the frozen teacher (checked), the loaders and the KD callbacks"
     if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
     else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
     t_sha = sha256(t_file)
     if resume: _check_teacher(resume, t_file, t_sha)   # the teacher a run started with is the one it ends with
-    dls = train_dls(cfg, device=dev)
+    dls = train_dls(cfg, device=device)
     _finite_teacher(teacher, t_file, dls) # before the run folder exists: nothing is written for a broken teacher
     if not resume: cfg = AttrDict({**cfg, 'teacher_weights': t_file, 'pretrained_student_weights': s_file or None})
-    with _open_run(resume, name, cfg, out) as run:
+    def on_run(run):
         if not resume and is_main(): write_text(run/'teacher.sha256', f'{t_sha}  {t_file}\n')
-        learn = build_learner(cfg, student, dls, run, cbs=distill_cbs(cfg, teacher, run))
-        learn.stage = 'distill'
+    def on_learner(learn):
         if hasattr(learn, 'feature_distillation'): learn.feature_distillation.setup(learn, resume=bool(resume))
-        start = load_resume(learn, run) if resume else 0
-        interrupt_hint(f'continue with: kdnb_distill --resume {run}')
+    def announce(learn, start, run):
         print(f'distilling {teacher.arch}@{teacher.image_size} ({t_file}) into {student.arch}@{student.image_size} '
               f'({s_file or "random weights"}), epochs {start+1}-{cfg.epoch}, T={cfg.temperature}; run folder {run}')
         _alpha_warning(cfg)   # after every check: a refused run prints one line
-        fit(learn)
-    print(f'wrote {run}')
-    return run
+    return StagePlan(cfg, dls, student, 'distill', partial(distill_cbs, cfg, teacher), on_run, on_learner, announce)
+
+@delegates(run_stage, but=['resume', 'ignore', 'settle'])
+def distill(cfg, # config (`AttrDict` or JSON path); with `resume`, the run's own config is used
+            name='distill', # run name, first part of the run folder
+            teacher_weights=None, # checkpoint spec overriding the config's `teacher_weights`
+            cold_start=False, # allow a student without Stage 1 weights
+            resume=None, # folder of an interrupted run to continue (a config given too must equal the run's own)
+            student_weights=None, # Stage 1 checkpoint spec overriding the config's `pretrained_student_weights`
+            **kwargs): # `out`, `sets`: passed to `kdnb.train.run_stage`
+    "Stage 2: distil the teacher into the Stage 1 student; returns the run folder"
+    if resume and student_weights: raise ConfigError(f'--student-weights: a resumed run continues from {Path(resume)/"resume.pth"}; give it to a new run')
+    def settle(cfg):
+        if student_weights: cfg = AttrDict({**cfg, 'pretrained_student_weights': student_weights})
+        if cfg.kd_loss not in KD_LOSSES: raise ConfigError(f"{cfg.config_path or 'config'}: key 'kd_loss' is {cfg.kd_loss!r}: expected one of {', '.join(KD_LOSSES)}")
+        return cfg
+    return run_stage(cfg, name, partial(_prepare, teacher_weights=teacher_weights, cold_start=cold_start, resume=resume), 'distill', 'kdnb_distill',
+                     resume, ignore=('teacher_weights', 'pretrained_student_weights'), settle=settle, **kwargs)
 
 # %% ../nbs/03_distill.ipynb #38c9cd41
 def _distill_cli(config:Param('JSON config, e.g. configs/synthetic.json (not needed with --resume)', str, opt=False, nargs='?')=None,
@@ -361,7 +351,7 @@ def _distill_cli(config:Param('JSON config, e.g. configs/synthetic.json (not nee
                  set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
     "Stage 2: distil the teacher into the Stage 1 student with the KD loss and alpha schedule. The Stage 1 student is the best val AUC checkpoint that config key pretrained_student_weights (or --student-weights) names: a file, glob or run folder; configs/config_SBI.json sets output/pretrain_mobilevit_config_SBI_*/weights/*.pth, which matches the runs of `kdnb_pretrain configs/config_SBI.json -n pretrain_mobilevit`. Every config key, its default and meaning: the table at https://kdnb.github.io/kdnb/config.html (or: python -c \"from kdnb.config import config_table; print(config_table())\"). With --resume, --set may change only epoch (to extend the run) and num_workers, and the teacher must be the file the run started with (its SHA-256 is in RUN_DIR/teacher.sha256)."
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
-    distill(config, name, teacher_weights, cold_start, resume, out, set, student_weights)
+    distill(config, name, teacher_weights, cold_start, resume, student_weights, out=out, sets=set)
 
 def kdnb_distill(argv=None): # arguments; default `sys.argv[1:]`
     "Command line: `kdnb_distill CONFIG -n NAME [--teacher-weights SPEC] [--student-weights SPEC] [--cold-start] [--set KEY=VALUE ...] [--resume RUN_DIR] [--out OUT]`"

@@ -4,324 +4,27 @@
 
 # %% ../nbs/02_pretrain.ipynb #e4f9ab29
 from __future__ import annotations
-import contextlib, ctypes, importlib, json, os, random, re, sys
-from functools import partial
 from pathlib import Path
-import numpy as np, torch
-from fastcore.basics import AttrDict, ifnone, store_attr
-from fastcore.imports import in_notebook
-from fastcore.foundation import L
+import timm
+from fastcore.meta import delegates
 from fastcore.script import Param
-from fastai.callback.core import Callback, CancelEpochException, CancelFitException
-from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.progress import CSVLogger, ProgressCallback
-from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds
-from fastai.imports import noop
-from fastai.learner import Learner
-from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy
-from fastai.optimizer import Adam, SGD
-from fastai.torch_core import default_device, set_seed
-from fastai.callback.training import GradientAccumulation
-from .cli import interrupt_hint, run_cli, write_text
-from .data import sbi_dls
-from .config import ConfigError, TRACKERS, load_config, new_session, run_lock, _arch, _check_name, _read_config, _parse_set, apply_sets
-from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, EMACallback, _append, _kept, _skipped
-from .models import create_model, save_checkpoint, clean_stale_tmp, _read
-from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
+from .cli import run_cli
+from .config import ConfigError, load_config
+from .models import create_model, _read
+from .train import StagePlan, run_stage, train_dls
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'accumulation_cbs', 'lr_scheds', 'keep_freed_memory', 'build_learner', 'tracker_modules', 'CSVTracker',
-           'tracker_cbs', 'fit', 'load_resume', 'resume_run', 'EarlyStopCallback', 'train_dls', 'pretrain',
-           'kdnb_pretrain']
-
-# %% ../nbs/02_pretrain.ipynb #127ac689
-def accumulation_cbs(bs:int, # effective batch size (images)
-                     micro_bs:int|None=None): # loader batch size; None or >= bs: no accumulation
-    "`GradientAccumulation` callbacks for an effective batch of `bs` images seen `micro_bs` at a time."
-    if not micro_bs or micro_bs >= bs: return []
-    if micro_bs < 2 or micro_bs % 2: raise ValueError(f'micro_batch_size {micro_bs}: must be even (real/fake pairs) and >= 2')
-    return [GradientAccumulation(n_acc=bs)]
-
-def _per_process(cfg, src='config'):
-    "(batch, micro-batch) of one process: the config's are over all processes, split in equal real/fake halves"
-    n, bs, micro = world(), cfg.batch_size, cfg.micro_batch_size
-    for k, v in (('batch_size', bs), ('micro_batch_size', micro)):
-        if n > 1 and v and v % (2*n): raise ConfigError(f"{src}: key '{k}' = {v}: must be a multiple of {2*n} to give each of {n} processes whole real/fake pairs")
-    return bs//n, micro and micro//n
-
-# %% ../nbs/02_pretrain.ipynb #10358be2
-class _Combined:
-    "fastai's `combine_scheds`, picklable"
-    def __init__(self, pcts, scheds): store_attr()
-    def __call__(self, pos): return combine_scheds(self.pcts, self.scheds)(pos)
-def _cos(pct, a, b, c): return _Combined([pct, 1-pct], [SchedCos(a, b), SchedCos(b, c)])
-
-# %% ../nbs/02_pretrain.ipynb #ad7263ae
-def lr_scheds(cfg):
-    "Hyper-parameter schedules of `cfg.schedule`, functions of training progress `pct` in [0, 1]"
-    if cfg.schedule == 'sbi': return {'lr': _Combined([0.75, 0.25], [SchedNo(cfg.lr, cfg.lr), SchedLin(cfg.lr, 0.)])}
-    return {'lr': _cos(0.25, cfg.lr/25, cfg.lr, cfg.lr/1e5), 'mom': _cos(0.25, 0.95, 0.85, 0.95)}
-
-# %% ../nbs/02_pretrain.ipynb #cd8c9eba
-def _own(dl): return getattr(dl, 'dl', dl)   # the loader inside a distributed shard
-
-def _rng_state(dls):
-    "Every random state a run draws from: Python, NumPy, torch (CPU and CUDA) and each loader's own"
-    st = np.random.get_state()
-    return dict(python=list(random.getstate()[1]), numpy=torch.from_numpy(st[1].astype(np.int64)), numpy_pos=int(st[2]),
-                torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                loaders=[list(_own(dl).rng.getstate()[1]) for dl in dls.loaders])
-
-def _set_rng_state(st, dls):
-    "Restore what `_rng_state` saved"
-    random.setstate((3, tuple(st['python']), None))
-    np.random.set_state(('MT19937', st['numpy'].cpu().numpy().astype(np.uint32), st['numpy_pos'], 0, 0.))
-    torch.set_rng_state(st['torch'].cpu())
-    if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all([t.cpu() for t in st['cuda']])
-    for dl, s in zip(dls.loaders, st['loaders']): _own(dl).rng.setstate((3, tuple(s), None))
-
-class _ResumeCallback(Callback):
-    "Write `resume.pth` (weights, optimizer state, stage, random states, NaN-guard state) at the end of every epoch"
-    order = 80
-    def after_epoch(self):
-        if _skipped(self) or not is_main(): return
-        opt, guard = self.opt.state_dict(), getattr(self.learn, 'nan_guard', None)
-        save_checkpoint(self.path/'resume.pth', unwrap(self.model), epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
-                        opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]), stage=_stage(self.learn),
-                        lr_mult=getattr(guard, 'lr_mult', 1.), loss_bound=getattr(guard, 'loss_bound', None),
-                        rng=_rng_state(self.dls), n_epoch=self.n_epoch, ema=self.learn.ema.state() if hasattr(self.learn, 'ema') else None)
-
-def _stage(learn): return getattr(learn, 'stage', None) or ('distill' if hasattr(learn, 'distillation') else 'pretrain')
-def _on_cuda(dls): return torch.device(getattr(dls, 'device', None) or default_device()).type == 'cuda'
-def _quiet(log): "fastai's logger when the loss log prints the epoch lines"
-
-# %% ../nbs/02_pretrain.ipynb #61c503f2
-def keep_freed_memory(limit:int=1<<30) -> bool: # bytes: blocks up to this size come from (and go back to) the reused heap
-    "Make glibc keep freed memory for the next training step instead of returning it to the OS; False where there is no glibc"
-    if os.environ.get('MALLOC_MMAP_THRESHOLD_') or os.environ.get('MALLOC_TRIM_THRESHOLD_'): return False   # the user's own settings win
-    try: libc = ctypes.CDLL('libc.so.6')
-    except OSError: return False
-    return libc.mallopt(-3, limit) == 1 and libc.mallopt(-1, limit) == 1   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-
-# %% ../nbs/02_pretrain.ipynb #88d165d6
-def build_learner(cfg, # config from `load_config`
-                  model, # a `KdnbModel`
-                  dls, # `DataLoaders`, e.g. from `train_dls`
-                  run_dir, # run folder from `new_session`
-                  cbs=(), # more callbacks
-                  loss_func=None, # default: cross-entropy on the 2 logits
-                  bars=None): # progress bars; None: on a terminal or in a notebook, else one printed line per epoch
-    "A fastai `Learner`: AdamW (or SAM), val AUC, top-k checkpoints, logs, NaN guard, resume file, optional weight average, bf16 on CUDA"
-    sam = cfg.optimizer == 'sam'
-    if not _on_cuda(dls): keep_freed_memory()
-    extra = ([SAMCallback(cfg.sam_rho)] if sam else []) + ([EMACallback(cfg.ema)] if cfg.get('ema') else []) + ([MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16')] if cfg.mixed_precision and _on_cuda(dls) else [])
-    guard = NaNGuardCallback(cfg.nan_patience, cfg.nan_limit, loss_factor=cfg.nan_loss_factor, weight_factor=cfg.nan_weight_factor)
-    cbs = [LossLogCallback(), TopKCheckpointCallback(cfg.top_k), guard, _ResumeCallback(), *extra, *accumulation_cbs(*_per_process(cfg)), *([EarlyStopCallback(cfg.patience)] if cfg.get('patience') else []), *tracker_cbs(cfg, run_dir), *L(cbs)]
-    learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(label_smoothing=cfg.get('label_smoothing') or 0.), opt_func=partial(SGD, mom=0.9) if sam else Adam,
-                    lr=cfg.lr, wd=cfg.weight_decay, metrics=[ValAUC(), accuracy], cbs=cbs, path=Path(run_dir), model_dir='weights')
-    learn.cfg = cfg
-    if world() > 1:   # DDP through fastai's DistributedTrainer; only rank 0 shows progress
-        learn.add_cb(KdnbTrainer(sync_bn=bool(cfg.get('sync_bn')) and torch.cuda.is_available(), cpu=not torch.cuda.is_available()))
-        if not is_main(): learn.remove_cb(ProgressCallback); learn.logger = noop
-    log = Path(run_dir)/'logs'/'losses.logs'
-    if getattr(dls, 'bad_files', None) and not log.exists():   # a new run says what the pre-flight check left out
-        _append(log, f'# skip_bad_frames: left out {len(dls.bad_files)} frame(s) with unreadable files, the first: {dls.bad_files[0][1]}\n')
-    if not ifnone(bars, sys.stdout.isatty() or in_notebook()):   # a log file gets one line per epoch, not bar redraws
-        learn.remove_cb(ProgressCallback); learn.logger = _quiet; learn.loss_log.echo = True
-    return learn
-
-# %% ../nbs/02_pretrain.ipynb #d6b278eb
-def tracker_modules(cfg) -> list:
-    "The modules of the trackers `cfg.trackers` names (`kdnb.config.TRACKERS`); one line naming the pip package when one is missing"
-    res = []
-    for name in cfg.get('trackers') or []:
-        t = TRACKERS[name]
-        try: res.append((t, importlib.import_module(t.module)))
-        except ImportError as e: raise ConfigError(f"trackers: {name!r} needs the package {t.package!r} ({e}): pip install {t.package}") from None
-    return res
-
-class CSVTracker(CSVLogger):
-    "fastai's `CSVLogger` that writes its header only into a new file, so a resumed run appends rows under the one header"
-    def before_fit(self):
-        f = self.path/self.fname; f.parent.mkdir(parents=True, exist_ok=True)
-        new = not (self.append and f.is_file() and f.stat().st_size)
-        self.file = f.open('a' if self.append else 'w')
-        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
-        self.old_logger, self.learn.logger = self.logger, self._write_line
-
-def tracker_cbs(cfg, run_dir) -> list:
-    "fastai's logger callbacks for `cfg.trackers`, in the main process only, writing under `run_dir`"
-    if not is_main(): return []
-    cbs = []
-    for t, mod in tracker_modules(cfg):
-        if t.start is not None: t.start(run_dir, cfg)
-        cbs.append(getattr(mod, t.cls)(**t.kwargs(run_dir)))
-    return cbs
-
-# %% ../nbs/02_pretrain.ipynb #c9f67755
-class _SkipToEpoch(Callback):
-    "Skip the epochs a resumed run has done, quietly (fastai's `SkipToEpoch` prints an empty row for each)"
-    order = 61 # after ProgressCallback has installed its logger
-    def __init__(self, start): self.start = start
-    def before_fit(self):
-        self.learn.epochs_done, self.old = self.start, self.learn.logger
-        self.quiet = lambda log: None if isinstance(log[0], int) and log[0] < self.start else self.old(log)
-        if self.start and self.old is not noop: self.learn.logger = self.quiet
-    def before_epoch(self):
-        if self.epoch < self.start: raise CancelEpochException
-    def after_fit(self):
-        self.learn.epochs_done = 0
-        if self.learn.logger is self.quiet: self.learn.logger = self.old
-
-# %% ../nbs/02_pretrain.ipynb #995ba55e
-def _fit(learn, cfg, start_epoch=0):
-    "Train for `cfg.epoch` epochs on `cfg`'s schedule from `start_epoch`; raise if the NaN guard stopped the run or skipped every step"
-    learn.fit(cfg.epoch, cbs=[ParamScheduler(lr_scheds(cfg)), _SkipToEpoch(start_epoch)])
-    guard = getattr(learn, 'nan_guard', None)
-    if guard is None: return learn
-    if guard.stop_msg: raise RuntimeError(f'NaN guard {guard.stop_msg}')
-    if guard.n_bad and not guard.n_good: raise RuntimeError(f'NaN guard: every training step was skipped ({guard.n_bad} bad steps, last: {guard.last}); nothing was learnt')
-    return learn
-
-# %% ../nbs/02_pretrain.ipynb #5bd27947
-def fit(learn, # from `build_learner`
-        cfg=None, # config (`epoch`, `lr`, `schedule`, `batch_size`, `micro_batch_size`); default `learn.cfg`
-        start_epoch=None): # epochs already done; default: what `load_resume` loaded, else 0
-    "Train for `cfg.epoch` epochs from `start_epoch`, halving the micro-batch and restarting the epoch on CUDA out-of-memory errors"
-    cfg = ifnone(cfg, learn.cfg)
-    micro, start = cfg.micro_batch_size, ifnone(start_epoch, getattr(learn, 'resume_epoch', 0))
-    while True:
-        try: return _fit(learn, cfg, start)
-        except torch.cuda.OutOfMemoryError:
-            if world() > 1: raise RuntimeError(f'CUDA out of memory in process {rank()}: with several processes the micro-batch is not halved '
-                                               f'on the fly; start the run again with a smaller micro_batch_size (now {cfg.micro_batch_size})') from None
-            micro = (micro or cfg.batch_size)//4*2
-            if micro < 2: raise
-            mp = getattr(learn, 'mixed_precision', None)   # the failed batch may not have left autocast
-            if mp is not None and torch.is_autocast_enabled('cuda'): mp.autocast.__exit__(None, None, None)
-            learn.opt.zero_grad(); torch.cuda.empty_cache()
-            start, cfg = learn.epoch, AttrDict({**cfg, 'micro_batch_size': micro})
-            learn.dls = train_dls(cfg, device=learn.dls.device)
-            if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
-            msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
-            print(msg); _append(learn.path/'logs'/'losses.logs', f'# {msg}\n')
-
-# %% ../nbs/02_pretrain.ipynb #5afd969e
-def _trim_logs(run, epoch):
-    "Drop what an epoch after `epoch` left in the logs and `weights/` (a kill between its checkpoint and `resume.pth`)"
-    log, hist = run/'logs/losses.logs', run/'logs/history.csv'
-    if log.exists():
-        keep = [l for l in log.read_text().splitlines(True) if not (m := re.match(r'epoch (\d+) ', l)) or int(m[1]) <= epoch]
-        write_text(log, ''.join(keep))
-    if hist.exists() and hist.stat().st_size:
-        rows = hist.read_text().splitlines(True)
-        write_text(hist, ''.join(rows[:1] + [r for r in rows[1:] if int(r.split(',')[0]) <= epoch]))
-    for _, e, f in _kept(run/'weights'):
-        if e > epoch: f.unlink(missing_ok=True)
-
-# %% ../nbs/02_pretrain.ipynb #7e79f198
-def load_resume(learn, # a learner built like the interrupted one
-                run_dir): # the interrupted run's folder
-    "Load `run_dir/resume.pth` into `learn` (weights, optimizer, random states); returns the number of epochs already done"
-    fname = Path(run_dir)/'resume.pth'
-    if not fname.is_file(): raise FileNotFoundError(f'{fname}: no resume file (the run ended before its first epoch); start it again')
-    dev = getattr(learn.dls, 'device', None) or default_device()
-    ck = _read(fname, dev)   # a file that is not a resume file, or holds code, is one line naming it
-    learn.model.to(dev).net.load_state_dict(ck['model'])
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict(dict(state=ck['opt']['state'], hypers=L(ck['opt']['hypers'])))
-    if hasattr(learn, 'ema') and ck.get('ema') is not None: learn.ema.load_state(ck['ema'])
-    if hasattr(learn, 'nan_guard'): learn.nan_guard.lr_mult, learn.nan_guard.loss_bound = ck.get('lr_mult', 1.), ck.get('loss_bound')
-    _trim_logs(Path(run_dir), ck['epoch'])
-    if ck.get('rng') is not None: _set_rng_state(ck['rng'], learn.dls)
-    if world() > 1: set_seed(getattr(learn, 'cfg', {}).get('seed', 0) + rank() + 1000*ck['epoch'])   # the file holds rank 0's random state
-    learn.resume_epoch = ck['epoch']
-    return ck['epoch']
-
-# %% ../nbs/02_pretrain.ipynb #ea436e81
-_CMD = dict(pretrain='kdnb_pretrain', teacher='kdnb_pretrain --teacher', distill='kdnb_distill')
-
-def _diff(a, b, pre=''):
-    "Dotted keys whose values differ between configs `a` and `b` (`config_path` aside)"
-    keys = [k for k in dict.fromkeys([*a, *b]) if k != 'config_path']
-    return [d for k in keys for d in (_diff(a[k], b[k], f'{pre}{k}.') if isinstance(a.get(k), dict) and isinstance(b.get(k), dict)
-                                      else [f'{pre}{k}'] if a.get(k) != b.get(k) else [])]
-
-def _stage_of(run): return _read(Path(run)/'resume.pth').get('stage')
-
-RESUMABLE = ('epoch', 'num_workers')   # the keys a resume may change with --set: a longer run, other loader processes
-
-def _extend(run, own, sets):
-    "`own` with `sets` applied (only `RESUMABLE` keys; `epoch` beyond the epochs done), written back to the run's config.json"
-    keys = [_parse_set(s)[0] for s in sets]
-    if bad := [k for k in keys if k not in RESUMABLE]:
-        raise ConfigError(f"{run}: --set {', '.join(bad)}: a resumed run keeps its config; only {', '.join(RESUMABLE)} can change (start a new run instead)")
-    new, done = apply_sets(own, sets), _read(Path(run)/'resume.pth').get('epoch', 0)
-    if 'epoch' in keys and new.epoch <= done: raise ConfigError(f"{run}: --set epoch={new.epoch}: the run has done {done} epochs already; give more to extend it")
-    write_text(Path(run)/'config.json', json.dumps(new, indent=2))
-    return new
-
-def resume_run(run_dir, # the interrupted run's folder
-               stages, # the stages this command continues: 'pretrain', 'teacher', 'distill'
-               cfg=None, # a config given with --resume: refused unless it equals the run's own
-               ignore=(), # keys the run settled itself (Stage 2 records the checkpoint files its globs found)
-               sets=None): # `--set` strings: only `RESUMABLE` keys (e.g. `epoch=N` to extend the run)
-    "The run's own config, after checking its `resume.pth` is of one of `stages` and `cfg` agrees with it"
-    run = Path(run_dir)
-    if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
-    stage = _stage_of(run)
-    if stage is not None and stage not in L(stages): raise ValueError(f'{run}: a {stage} run; continue it with {_CMD[stage]} --resume {run}')
-    own = load_config(**_read_config(run/'config.json'))
-    if cfg is not None and (d := [k for k in _diff(own, cfg) if k not in L(ignore)]):
-        raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
-    return _extend(run, own, sets) if sets else own
-
-# %% ../nbs/02_pretrain.ipynb #8c274890
-class EarlyStopCallback(Callback):
-    "Stop the run when `val_auc` has not beaten its best for `patience` epochs; the top-k checkpoints stay as they are"
-    order = TopKCheckpointCallback.order + 1   # after this epoch's checkpoint is ranked
-    def __init__(self, patience:int): self.patience = patience
-    def after_epoch(self):
-        if _skipped(self): return
-        kept = self.learn.top_k_checkpoint.kept   # (val, epoch, file), best first; rebuilt from weights/ on a resume
-        best_val, best_epoch = (kept[0][0], kept[0][1]) if kept else (float('nan'), 0)
-        if self.epoch + 1 - best_epoch < self.patience: return
-        if is_main(): print(f'early stop after epoch {self.epoch+1}: val_auc has not improved on {best_val:.4f} (epoch {best_epoch}) for {self.patience} epoch{"s"*(self.patience>1)} (patience)')
-        raise CancelFitException
-
-# %% ../nbs/02_pretrain.ipynb #84d38ac6
-def train_dls(cfg, # config: `data`, `batch_size`, `micro_batch_size`, `seed`, `num_workers`, `skip_bad_frames`
-              image_size=None, # crop size; default `cfg.image_size` (models resize to their own size)
-              device=None): # default: fastai's default device (the GPU when there is one)
-    "The SBI training and validation `DataLoaders` for `cfg`"
-    root, src = Path(cfg.data.root), cfg.get('config_path') or 'config'
-    if not root.is_dir(): raise ConfigError(f"{src}: key 'data.root' = {json.dumps(cfg.data.root)}: folder not found "
-                                            f"(relative to {Path.cwd()}; make one with kdnb_synth or point it at SBI-preprocessed FF++)")
-    if cfg.data.layout != 'sbi': raise ConfigError(f"{src}: key 'data.layout' = {json.dumps(cfg.data.layout)}: training needs 'sbi'")
-    bs, micro = _per_process(cfg, src)
-    return sbi_dls(root, image_size or cfg.image_size, min(micro or bs, bs), cfg.seed, cfg.data.frames, cfg.data.compression,
-                   cfg.num_workers, device or default_device(),
-                   skip_bad_frames=bool(cfg.get('skip_bad_frames')))
+__all__ = ['pretrain', 'kdnb_pretrain']
 
 # %% ../nbs/02_pretrain.ipynb #9026e738
 def _run_model(cfg, arch, teacher, resume):
-    "(arch, image_size) of the model to train: from the resume file, `--teacher`, `--arch` or the config"
+    "(arch, image_size, stage) of the model to train: from the resume file, `--teacher`, `--arch` or the config"
     if resume:
         ck = _read(Path(resume)/'resume.pth')
-        return ck['arch'], ck['image_size']
-    if arch is not None and not _arch()[0](arch): raise ConfigError(f"--arch {arch!r}: not a timm model (see timm.list_models())")
-    return arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size
-
-@contextlib.contextmanager
-def _open_run(resume, name, cfg, out):
-    "The run folder of either stage: rank 0 makes a new one and gives it to all, holds its lock and clears stale temporary files"
-    tracker_modules(cfg)   # a missing tracker package stops the run before its folder exists
-    run = Path(resume) if resume else from_main(new_session, name, cfg, out)
-    with run_lock(run) if is_main() else contextlib.nullcontext():
-        if is_main():
-            for d in (run, run/'weights'): clean_stale_tmp(d, verbose=False)   # left by a killed write
-        yield run
+        return ck['arch'], ck['image_size'], 'teacher' if teacher or ck.get('stage') == 'teacher' else 'pretrain'
+    if arch is not None and not timm.is_model(arch): raise ConfigError(f"--arch {arch!r}: not a timm model (see timm.list_models())")
+    return (arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size,
+            'teacher' if teacher else 'pretrain')
 
 def _new_model(cfg, arch, size, key):
     "A fresh `arch` model, from the ImageNet weights config key `key` asks for"
@@ -332,31 +35,21 @@ def _new_model(cfg, arch, size, key):
         raise ConfigError(f"{cfg.get('config_path') or 'config'}: key '{key}' = true: {e}") from None
 
 # %% ../nbs/02_pretrain.ipynb #f0f57a6f
+@delegates(run_stage, but=['resume', 'ignore', 'settle'])
 def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the run's own
              name='pretrain', # run name, first part of the run folder
              arch=None, # timm arch to train instead of the config's
              teacher=False, # train `teacher_arch` at `image_size` instead of the student
              resume=None, # folder of an interrupted run to continue
-             out='output', # folder of all runs
-             sets=None): # `key=value` config changes (`--set`); with `resume` only `RESUMABLE` keys, e.g. `epoch=N` to extend the run
+             **kwargs): # `out`, `sets`: passed to `kdnb.train.run_stage`
     "Stage 1 (or teacher training) on SBI hard labels; returns the run folder"
-    dev = setup_distributed()   # several processes under torchrun / accelerate launch: join them
-    if cfg is not None or (sets and not resume): cfg = load_config(sets=None if resume else sets, **cfg) if isinstance(cfg, dict) else load_config(cfg, None if resume else sets)
-    if resume: cfg = resume_run(resume, ('teacher',) if teacher else ('pretrain', 'teacher'), cfg, sets=sets)
-    else: _check_name(name)
-    arch, size = _run_model(cfg, arch, teacher, resume)
-    set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
-    dls = train_dls(cfg, device=dev)
-    model = _new_model(cfg, arch, size, 'teacher_pretrained' if teacher else 'student_pretrained')   # before the run folder: offline weights leave no empty run
-    with _open_run(resume, name, cfg, out) as run:
-        learn = build_learner(cfg, model, dls, run)
-        learn.stage = 'teacher' if teacher or (resume and _stage_of(run) == 'teacher') else 'pretrain'
-        start = load_resume(learn, run) if resume else 0
-        interrupt_hint(f'continue with: kdnb_pretrain --resume {run}')
-        print(f'training {arch} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
-        fit(learn)
-    print(f'wrote {run}')
-    return run
+    def prepare(cfg, device):
+        a, size, stage = _run_model(cfg, arch, teacher, resume)
+        dls = train_dls(cfg, device=device)
+        model = _new_model(cfg, a, size, 'teacher_pretrained' if stage == 'teacher' else 'student_pretrained')   # before the run folder: offline weights leave no empty run
+        say = lambda learn, start, run: print(f'training {a} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
+        return StagePlan(cfg, dls, model, stage, announce=say)
+    return run_stage(cfg, name, prepare, ('teacher',) if teacher else ('pretrain', 'teacher'), 'kdnb_pretrain', resume, **kwargs)
 
 # %% ../nbs/02_pretrain.ipynb #dc9dee5e
 def _pretrain_cli(config:Param('JSON config, e.g. configs/synthetic.json (not needed with --resume)', str, opt=False, nargs='?')=None,
@@ -368,7 +61,7 @@ def _pretrain_cli(config:Param('JSON config, e.g. configs/synthetic.json (not ne
                   set:Param('change a config key: KEY=VALUE (repeatable; dotted keys such as data.root; VALUE is JSON, else a string)', str, action='append')=None):
     "Stage 1: train a model on SBI hard labels (the student by default, the teacher with --teacher). Every config key, its default and meaning: the table at https://kdnb.github.io/kdnb/config.html (or: python -c \"from kdnb.config import config_table; print(config_table())\"). With --resume, --set may change only epoch (to extend the run) and num_workers."
     if config is None and resume is None: raise ConfigError('give a CONFIG file (or --resume RUN_DIR)')
-    pretrain(config, name, arch, teacher, resume, out, set)
+    pretrain(config, name, arch, teacher, resume, out=out, sets=set)
 
 # %% ../nbs/02_pretrain.ipynb #7f5b1c02
 def kdnb_pretrain(argv=None): # arguments; default `sys.argv[1:]`

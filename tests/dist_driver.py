@@ -12,7 +12,7 @@ from kdnb.data import SBIDataLoader, SBIDataset, sbi_items
 from kdnb.distill import distill_cbs
 from kdnb.distributed import is_main, rank, setup_distributed, world
 from kdnb.models import create_model
-from kdnb.pretrain import build_learner, fit
+from kdnb.train import build_learner, fit
 
 kind, out, root = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 dev = setup_distributed() or torch.device('cpu')

@@ -3,7 +3,9 @@ import csv, json, os, re, signal, subprocess, time
 from pathlib import Path
 import pytest, torch
 from conftest import ROOT
-from kdnb.pretrain import kdnb_pretrain, load_config, lr_scheds
+from kdnb.pretrain import kdnb_pretrain
+from kdnb.config import load_config
+from kdnb.train import lr_scheds
 
 ENV = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '2')}
 
