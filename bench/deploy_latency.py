@@ -8,13 +8,11 @@ Prints a markdown table: min / median / max ms per format (kdnb.compare.interlea
 eager, ONNX Runtime and ExecuTorch in the same rounds, the same thread count) and the ratio to the teacher (the first model)
 in the same format, the ratio the latency budget bounds.
 """
-import argparse, os, tempfile, time
+import argparse, os, tempfile
 import numpy as np
-from pathlib import Path
 import pandas as pd, torch
 from kdnb.models import create_model
-from kdnb.deploy import load_exported
-from kdnb.compare import DEPLOYED, LABELS, deploy_files, interleaved, spread, set_threads, hardware, md_table
+from kdnb.compare import DEPLOYED, LABELS, profile_models, spread, set_threads, hardware, md_table
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,15 +21,10 @@ def main():
     p.add_argument('--n-runs', type=int, default=10)
     a = p.parse_args()
     set_threads(a.threads); torch.manual_seed(0)
-    runs, sizes, t0 = {}, {}, time.time()
-    with tempfile.TemporaryDirectory() as d:
-        for arch in a.models.split(','):
-            m = create_model(arch).eval(); x = torch.rand(1, 3, m.image_size, m.image_size)
-            runs[arch, 'cpu'] = (m, x); sizes[arch] = m.image_size
-            for k, f in deploy_files(m, Path(d)/arch).items(): runs[arch, k] = (load_exported(f, a.threads), x)
-            print(f'{arch}: exported ({time.time()-t0:.0f} s)', flush=True)
-        load0 = os.getloadavg()[0]
-        ts = interleaved(runs, a.n_runs, threads=a.threads)
+    models = {arch: create_model(arch).eval() for arch in a.models.split(',')}
+    sizes, load0 = {k: m.image_size for k, m in models.items()}, os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as d:   # kdnb_compare's profiler: each file exported, checked, reloaded, timed interleaved
+        ts = profile_models(models, {'cpu': None} | DEPLOYED, d, a.n_runs, a.threads)[0].attrs['rounds']
     teacher = a.models.split(',')[0]
     df = pd.DataFrame([{'model': f'{arch}@{sizes[arch]}', 'format': LABELS[k], **dict(zip(('min ms', 'median ms', 'max ms'), spread(v))),
                         'x teacher (same format)': float(np.median(v / ts[teacher, k]))} for (arch, k), v in ts.items()]).set_index('model')

@@ -21,7 +21,7 @@ from .distributed import agree, is_main, unwrap
 from .calibrate import calibration, prob_logit
 
 # %% auto #0
-__all__ = ['ValAUC', 'LossLogCallback', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback', 'EMACallback']
+__all__ = ['ValAUC', 'LossLogCallback', 'eer', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback', 'EMACallback']
 
 # %% ../nbs/01c_callbacks.ipynb #e12cd3d0
 def _auc(pred, targ):
@@ -96,12 +96,16 @@ def _kept(wdir, sign=1):
              if (m := re.fullmatch(r'(\d+)_(\d+(?:\.\d+)?)_val\.pth', f.name))]
     return sorted(found, key=lambda o: (-sign*o[0], o[1]))
 
-def eer_threshold(pred, # fake probabilities
-                  targ): # 0/1 labels
-    "The threshold at which the false-positive and false-negative rates meet (None with one class)"
-    if len(np.unique(targ)) < 2: return None
+# %% ../nbs/01c_callbacks.ipynb #24ac02d4
+def eer(targ, # 0 real, 1 fake
+        pred, # fake probabilities
+       ) -> tuple:
+    "`(rate, threshold)` where the false-positive and false-negative rates meet: the rate interpolated along the ROC, the threshold of its nearest corner; `(nan, None)` with one class"
+    if len(np.unique(targ)) < 2: return math.nan, None
     fpr, tpr, thr = roc_curve(targ, pred)
-    return float(min(thr[np.argmin(np.abs(1 - tpr - fpr))], 1.))
+    d = (1 - tpr) - fpr  # starts at 1 (nothing flagged), ends at -1 (everything flagged)
+    i = int(np.argmax(d <= 0)); t = d[i-1] / (d[i-1] - d[i])
+    return float(fpr[i-1] + t * (fpr[i] - fpr[i-1])), float(min(thr[np.argmin(np.abs(d))], 1.))
 
 # %% ../nbs/01c_callbacks.ipynb #5eef25f6
 class TopKCheckpointCallback(TrackerCallback):
@@ -135,7 +139,7 @@ def _val_preds(self:TopKCheckpointCallback):
 @patch
 def _threshold(self:TopKCheckpointCallback):
     "EER threshold of this epoch's validation predictions"
-    return None if (v := self._val_preds()) is None else eer_threshold(*v)
+    return None if (v := self._val_preds()) is None else eer(v[1], v[0])[1]
 
 @patch
 def _calibration(self:TopKCheckpointCallback)->dict:

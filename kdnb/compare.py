@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 import matplotlib.pyplot as plt
 from fastcore.basics import noop
-from .cli import run_cli, atomic_path, atomic_write, check_writable
+from .cli import run_cli, atomic_path, atomic_write, check_writable, one_line
 from .models import model_info
 from .evaluate import _required, load_model, eval_items
-from .deploy import FORMATS, load_exported, score, calibration_crops, subset, load_finite
+from .deploy import FORMATS, load_exported, export_file, score, calibration_crops, subset, load_finite
 
 # %% auto #0
 __all__ = ['DEPLOYED', 'LABELS', 'INT8_AUC', 'COLUMNS', 'PANELS', 'latency', 'set_threads', 'interleaved', 'spread', 'PeakRSS',
-           'profile_model', 'agreement', 'hardware', 'md_table', 'deploy_files', 'fmt_ms', 'verdict', 'budget_ratios',
-           'budget_rule', 'budget_sentence', 'data_sources', 'compare_models', 'plot_compare', 'spread_table',
-           'save_compare', 'kdnb_compare']
+           'profile_model', 'agreement', 'hardware', 'md_table', 'format_label', 'profile_models', 'fmt_ms', 'verdict',
+           'budget_ratios', 'budget_rule', 'budget_sentence', 'data_sources', 'compare_models', 'plot_compare',
+           'spread_table', 'save_compare', 'kdnb_compare']
 
 # %% ../nbs/04b_compare.ipynb #758e258b
 def latency(model:nn.Module, # takes [0,1] RGB
@@ -88,20 +88,19 @@ class PeakRSS:
 # %% ../nbs/04b_compare.ipynb #f5763347
 def profile_model(model, # model, checkpoint spec or `arch[@size]`
                   name:str=None, # name in reports
-                  n_runs:int=30, # timed runs per device
-                  warmup:int=5, # untimed runs first
+                  n_runs:int=30, # timed GPU runs (with CUDA)
+                  warmup:int=3, # CPU forward passes while memory is watched
                   threads:int=None, # CPU threads
                  ) -> tuple:
-    "`(row, model)`: parameters, GMACs, CPU (and GPU) batch-1 latency and peak memory of one model"
+    "`(row, model)`: parameters, GMACs and peak host memory of one model (with CUDA, GPU latency and memory); CPU latency is `profile_models`'"
     with PeakRSS() as mem:
         model, name, _ = load_model(model, name)
-        cpu_ms = latency(model, n_runs=n_runs, warmup=warmup, threads=threads)
+        latency(model, n_runs=1, warmup=warmup, threads=threads)
     info = model_info(model)
-    row = dict(name=name, arch=model.arch, image_size=model.image_size, params_m=info['params']/1e6,
-               gmacs=info['gmacs'], cpu_ms=cpu_ms, host_mb=mem.mb)
+    row = dict(name=name, arch=model.arch, image_size=model.image_size, params_m=info['params']/1e6, gmacs=info['gmacs'], host_mb=mem.mb)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats(); m0 = torch.cuda.memory_allocated()
-        row['gpu_ms'] = latency(model, n_runs=n_runs, warmup=warmup, device='cuda')
+        row['gpu_ms'] = latency(model, n_runs=n_runs, device='cuda')
         row['gpu_mb'] = (torch.cuda.max_memory_allocated() - m0) / 2**20
         model.cpu()
     return row, model
@@ -135,19 +134,42 @@ DEPLOYED = {f'{f.suffix[1:]}{q}': (k, bool(q)) for k, f in FORMATS.items() if f.
 DEPLOYED = dict(sorted(DEPLOYED.items()))   # kind -> (format, int8), from `kdnb.deploy.FORMATS`: onnx, onnx_int8, pte, pte_int8
 LABELS = {'cpu': 'eager fp32'} | {k: f"{FORMATS[f].runtime} {'int8' if q else 'fp32'}" for k, (f, q) in DEPLOYED.items()}
 
-def deploy_files(model, # a `KdnbModel`
-                 out, # folder for the files
-                 calib=None, # crops for int8 calibration; None: random pixels (latency only, never scored)
-                 kinds=tuple(DEPLOYED), # keys of `DEPLOYED`
-                ) -> dict:
-    "Export `model` in each deployed format of `kinds`: {kind: path}; a format whose package is missing is left out, saying so"
-    res, S = {}, model.image_size
-    for k in kinds:
-        f, q = DEPLOYED[k]; p = Path(out)/f'{k}{FORMATS[f].suffix}'
-        try: FORMATS[f].export(model, p, (torch.rand(16, 3, S, S) if calib is None else calib) if q else None)
-        except ImportError as e: print(f'{LABELS[k]}: skipped, {e}'); continue
-        res[k] = p
-    return res
+def format_label(k:str) -> str:
+    "How reports name latency key `k`: kdnb_compare's (`LABELS`) or kdnb_sweep's ('eager' and `FORMATS` keys, fp32)"
+    return LABELS.get(k) or (LABELS['cpu'] if k == 'eager' else f'{FORMATS[k].runtime} fp32')
+
+def _deployed(k:str) -> bool: return k in DEPLOYED or (k in FORMATS and FORMATS[k].deployed)
+
+# %% ../nbs/04b_compare.ipynb #5a1dca21
+def profile_models(models:dict, # name -> model, checkpoint spec or `arch[@size]`
+                   kinds:dict, # latency key -> None (eager PyTorch) or (`FORMATS` key, int8)
+                   out, # folder for the files (`kdnb.deploy.export_file`: a recorded one is reused)
+                   n_runs:int=20, # interleaved timed rounds
+                   threads:int=1, # CPU threads (None: torch's setting)
+                   calib:dict=None, # name -> int8 calibration crops (None: random pixels, for latency only)
+                  ) -> tuple:
+    "`(df, runs, notes)`: `profile_model`'s row, file size `<key>_mb` and interleaved batch-1 CPU latency `<key>_ms` of each model and kind"
+    rows, runs, notes = {}, {}, []
+    for name, m in models.items():
+        rows[name], m = profile_model(m, name, n_runs, threads=threads); S = m.image_size
+        for k, fq in kinds.items():
+            int8 = bool(fq and fq[1]); crops = (torch.rand(16, 3, S, S) if calib is None else calib[name]) if int8 else None
+            try: run = m if fq is None else load_exported(f := export_file(m, fq[0], out, _stem(name, int8), crops), threads)
+            except Exception as e: notes.append(f'{name}: no {format_label(k)} latency, its export failed: {_why(e)}'); print(notes[-1]); continue
+            if fq: rows[name][f'{k}_mb'] = f.stat().st_size / 2**20
+            runs[name, k] = (run, torch.rand(1, 3, S, S))
+    print(f'timing {len(runs)} model formats in {n_runs} interleaved rounds', flush=True)
+    ts = interleaved(runs, n_runs, threads=threads)
+    for (name, k), v in ts.items(): rows[name][f'{k}_ms'] = float(np.median(v))
+    df = pd.DataFrame.from_dict(rows, orient='index').drop(columns='name'); df.attrs['rounds'] = ts
+    return df, runs, notes
+
+def _stem(name:str, int8:bool) -> str: return (name + '_int8' * int8).replace('@', '_').replace('/', '_')
+
+def _why(e:BaseException) -> str:
+    "One line for a failed export: the first line of its message, cut at 160 characters"
+    s = (one_line(e).strip().splitlines() or [type(e).__name__])[0]
+    return s if len(s) <= 160 else s[:157] + '...'
 
 # %% ../nbs/04b_compare.ipynb #c399be09
 def fmt_ms(v:float) -> str:
@@ -182,17 +204,27 @@ def budget_rule(budget:float) -> str:
     "The definition of the budget, as both reports state it"
     return f"Budget {budget:g}: a student may take {budget:g} × the teacher's latency in the same deployed format (eager PyTorch does not count)"
 
-def budget_sentence(df:pd.DataFrame, # `compare_models` table: teacher first, latency columns `*_ms`
+def budget_sentence(df:pd.DataFrame, # latencies `<key>_ms` (keys of `LABELS` or `FORMATS`), teacher first
                     budget:float=0.6, # the latency a student may take, as a share of the teacher's in the same deployed format
+                    y:str=None, # accuracy column: name the most accurate student format within the budget (None: every one)
+                    y_desc:str=None, # how the sentence names `y` (default: the column's name)
                    ) -> str:
-    "One sentence: which student formats run within `budget` × the teacher's latency in the same deployed format, or the nearest miss"
-    cols = [f'{k}_ms' for k in LABELS if k != 'cpu' and f'{k}_ms' in df and pd.notna(df[f'{k}_ms'].iloc[0])]
+    "One sentence for kdnb_compare and kdnb_sweep: the student formats within `budget` (the most accurate by `y`), or the nearest miss"
+    cols = [c for c in df if c.endswith('_ms') and _deployed(c[:-3]) and pd.notna(df[c].iloc[0])]
     cands = sorted((r, n, c) for c in cols for n, r in budget_ratios(df, c).items() if pd.notna(r))
-    if not cands: return budget_rule(budget) + ': no deployed format was timed, so it cannot be judged.'
-    desc = lambda r, n, c: f"{n} in {LABELS[c[:-3]]} ({fmt_ms(df.loc[n, c])} against {fmt_ms(df[c].iloc[0])}, {r:.2f}×)"
-    if ok := [o for o in cands if o[0] <= budget]:
-        return budget_rule(budget) + ': ' + ', '.join(desc(*o) for o in ok) + (' meets it.' if len(ok) == 1 else ' meet it.')
-    return budget_rule(budget) + f': no student format meets it; the nearest, {desc(*cands[0])}, is {cands[0][0]/budget:.2f}× over.'
+    desc = lambda r, n, c: f"{n} in {format_label(c[:-3])} ({fmt_ms(df.loc[n, c])} against {fmt_ms(df[c].iloc[0])}, {r:.2f}×)"
+    if not cands: return budget_rule(budget) + f': no deployed format was timed, so it cannot be judged{_eager(df)}.'
+    if not (ok := [o for o in cands if o[0] <= budget]):
+        return budget_rule(budget) + f': no student format meets it; the nearest, {desc(*cands[0])}, is {cands[0][0]/budget:.2f}× over.'
+    if y and (acc := [o for o in ok if pd.notna(df.loc[o[1], y])]):
+        r, n, c = max(acc, key=lambda o: (df.loc[o[1], y], -o[0])); v = df.loc[n, y]
+        return budget_rule(budget) + f": the most accurate within it is {desc(r, n, c)}, {y_desc or y} {v:.3f} ({v - df[y].iloc[0]:+.3f} against the teacher)."
+    return budget_rule(budget) + ': ' + ', '.join(desc(*o) for o in ok) + (' meets it.' if len(ok) == 1 else ' meet it.')
+
+def _eager(df) -> str:
+    "The students' eager latency over the teacher's, marked indicative, where `df` has it"
+    c = next((c for c in ('cpu_ms', 'eager_ms') if c in df and pd.notna(df[c].iloc[0])), None)
+    return f" (eager PyTorch, indicative only: {', '.join(f'{n} {r:.2f}×' for n, r in budget_ratios(df, c).items())})" if c else ''
 
 # %% ../nbs/04b_compare.ipynb #7a827ee2
 def data_sources(root) -> list:
@@ -239,25 +271,28 @@ def compare_models(teacher, # model, checkpoint spec or `arch[@size]`
     load0, specs = os.getloadavg()[0], dict(zip(names or ['teacher', 'student'] + [f'model{i+3}' for i in range(len(extra))], [teacher, student, *extra]))
     items = _eval_items(data_root, source, split, n_eval) if data_root is not None else None
     models = {name: load_finite(spec, name)[0] for name, spec in specs.items()}   # every checkpoint found, readable and finite
-    rows, runs, probs = {}, {}, {}
-    if data_root is None and any(DEPLOYED[k][1] for k in kinds): print('int8 files calibrated on random pixels: latency only (give --data for AUCs)')
+    int8 = any(DEPLOYED[k][1] for k in kinds)
+    if data_root is None and int8: print('int8 files calibrated on random pixels: latency only (give --data for AUCs)')
+    calib = {n: calibration_crops(data_root, m.image_size, source == 'folder', n_calib) for n, m in models.items()} if data_root is not None and int8 else None
     with tempfile.TemporaryDirectory() as d:
-        for name, model in models.items():
-            row, model = profile_model(model, name, n_runs=n_runs if torch.cuda.is_available() else 3, warmup=1, threads=threads)
-            calib = calibration_crops(data_root, model.image_size, source == 'folder', n_calib) if data_root is not None else None
-            files = deploy_files(model, Path(d)/name, calib, kinds)
-            r, probs[name] = _deployed_row(row, model, files, items, threads)
-            runs |= {(name, k): v for k, v in r.items()}; rows[name] = row
-        print(f'timing {len(runs)} model formats in {n_runs} interleaved rounds', flush=True)
-        ts = interleaved(runs, n_runs, threads=threads)
-    for (name, k), v in ts.items(): rows[name][f'{k}_ms'] = float(np.median(v))
-    df = pd.DataFrame(rows.values()).set_index('name')
-    if data_root is not None: df['agreement'] = [agreement(probs[next(iter(probs))], p) for p in probs.values()]
-    df = df[[c for c in COLUMNS if c in df]]
-    df.attrs.update(rounds=ts, load=(load0, os.getloadavg()[0]), threads=threads)
+        df, runs, notes = profile_models(models, {'cpu': None} | {k: DEPLOYED[k] for k in kinds}, d, n_runs, threads, calib)
+        if items is not None: probs = _aucs(df, runs, items)
+    if items is not None: df['agreement'] = [agreement(probs[df.index[0]], probs[n]) for n in df.index]
+    ts = df.attrs['rounds']; df = df[[c for c in COLUMNS if c in df]].rename_axis('name')
+    df.attrs.update(rounds=ts, load=(load0, os.getloadavg()[0]), threads=threads, notes=notes)
     print(verdict(df, ts)); print(budget_sentence(df, budget))
     if out: save_compare(df, out, threads, budget)
     return df
+
+def _aucs(df, runs, items) -> dict:
+    "Add fp32 frame and video AUCs and each int8 file's frame AUC to `df`; returns name -> fp32 fake probabilities"
+    probs = {}
+    for name in df.index:
+        m = runs[name, 'cpu'][0]; r = score(m, items, m.image_size, name=name); probs[name] = r['probs']
+        df.loc[name, 'frame_auc'], df.loc[name, 'video_auc'] = r['frame_auc'], r['video_auc']
+        for k in [k for n, k in runs if n == name and k != 'cpu' and DEPLOYED[k][1]]:
+            df.loc[name, f'{k}_auc'] = score(runs[name, k][0], items, m.image_size, name=f'{name} {LABELS[k]}')['frame_auc']
+    return probs
 
 # %% ../nbs/04b_compare.ipynb #4cd7dcdb
 INT8_AUC = [f'{k}_auc' for k, (_, q) in DEPLOYED.items() if q]   # frame AUC of each int8 file
@@ -296,7 +331,7 @@ def save_compare(df:pd.DataFrame, out, threads:int=1, budget:float=0.6) -> Path:
     n = len(next(iter(df.attrs.get('rounds', {}).values()), []))
     text = (f"{md_table(df)}\n\nMeasured on: {hardware(threads, df.attrs.get('load'))}; batch 1, medians of {n} interleaved rounds "
             f"(eager, ONNX Runtime and ExecuTorch in the same rounds, with the same thread count).\n\n{spread_table(df)}\n\n"
-            f"{verdict(df, df.attrs.get('rounds'))}\n\n{budget_sentence(df, budget)}\n")
+            f"{verdict(df, df.attrs.get('rounds'))}\n\n{budget_sentence(df, budget)}\n" + ''.join(f'\n- {n}\n' for n in df.attrs.get('notes', ())))
     if max(df.attrs.get('load', (os.getloadavg()[0],))) > (os.cpu_count() or 1):
         text += '\nOther work kept the CPU busy (load above the core count): the timings are rough.\n'
     with atomic_write(out/'compare.md', 'w') as f: f.write(text)

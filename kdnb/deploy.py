@@ -19,7 +19,7 @@ from .evaluate import _required, load_model, eval_items, eval_dl, EvalDataset, m
 __all__ = ['DEPLOY_HINT', 'META_KEYS', 'FORMATS', 'SUFFIXES', 'need', 'Deployable', 'check_threshold', 'exported_meta',
            'export_executorch', 'export_onnx', 'export_torchscript', 'Format', 'format_of', 'load_exported', 'subset',
            'calibration_crops', 'score', 'auc_drop', 'verdict_change', 'check_finite', 'load_finite', 'export_model',
-           'kdnb_export']
+           'export_file', 'kdnb_export']
 
 # %% ../nbs/04a_deploy.ipynb #402b7e6b
 DEPLOY_HINT = "pip install 'kdnb[deploy]'"
@@ -418,6 +418,25 @@ def _export_all(model, fmts, formats, tmps, int8, max_drop) -> dict:
             res[p]['drop'] = auc_drop(fp32, r, p.name, max_drop)
             print(f'{p.name}: {verdict_change(fp32["probs"], r["probs"], thr or 0.5)}')
     return res
+
+# %% ../nbs/04a_deploy.ipynb #5df83ae4
+def export_file(model, # a `KdnbModel`
+                fmt:str, # a key of `FORMATS`
+                out, # folder; a file that its exports.json records is reused
+                name:str, # file stem
+                calib=None, # int8 calibration crops (None: fp32)
+               ) -> Path:
+    "One `fmt` file of `model` in `out`: the recorded one, else written and reloaded by `_export_one`, fp32 within 1e-4 of the logits' scale"
+    out = Path(out); fname, key = out/f'{name}{FORMATS[fmt].suffix}', f'{name} {fmt}'
+    rec = json.loads((out/'exports.json').read_text()) if (out/'exports.json').is_file() else {}
+    if rec.get(key) == fname.name and fname.is_file(): return fname
+    with torch.no_grad(): scale = float(model(torch.rand(2, 3, model.image_size, model.image_size)).abs().max())
+    with atomic_path(fname) as tmp:
+        res, _ = _export_one(model, fmt, fname, tmp, calib)
+        if calib is None and not res['max_diff'] <= 1e-4 * max(1., scale):   # relative: random weights give large logits
+            raise RuntimeError(f"{fname.name}: differs from the eager model by {res['max_diff']:.1e}")
+    with atomic_write(out/'exports.json', 'w') as f: f.write(json.dumps(rec | {key: fname.name}, indent=2))
+    return fname
 
 # %% ../nbs/04a_deploy.ipynb #73aca1fc
 def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_DIR best", an SBI checkpoint or arch[@size]

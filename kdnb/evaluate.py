@@ -15,10 +15,11 @@ from .cli import run_cli, atomic_path, write_text, progress, sha256, _umask
 from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items
 from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _item, _counts
 from .models import create_model, load_checkpoint, resolve_checkpoint
+from .callbacks import eer
 from .calibrate import aggregate as video_score, save_calibration   # video_score: the function `kdnb_predict --aggregate` uses too
 
 # %% auto #0
-__all__ = ['SCORE_KEYS', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate', 'eer',
+__all__ = ['SCORE_KEYS', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate',
            'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'load_model', 'predict', 'new_out',
            'slug', 'evaluate', 'frame_curve', 'save_eval', 'evaluate_cli', 'kdnb_evaluate']
 
@@ -152,17 +153,6 @@ def aggregate(probs, # per-face fake probabilities
     vid = fr.groupby('video', sort=False).agg(prob=('prob', lambda s: video_score(s, how)), label=('label', 'max')).reset_index()
     return fr, vid
 
-# %% ../nbs/04_evaluate.ipynb #ae5bfffd
-def eer(labels, # 0 real, 1 fake
-        probs, # fake probabilities
-       ) -> float:
-    "Equal error rate: where the ROC's false-positive and false-negative rates meet (linear interpolation)"
-    fpr, tpr, _ = roc_curve(labels, probs)
-    d = (1 - tpr) - fpr  # starts at 1 (nothing flagged), ends at -1 (everything flagged)
-    i = int(np.argmax(d <= 0))
-    t = d[i-1] / (d[i-1] - d[i])
-    return float(fpr[i-1] + t * (fpr[i] - fpr[i-1]))
-
 # %% ../nbs/04_evaluate.ipynb #900464b5
 def _scores(labels, probs, threshold=0.5):
     "AUC, AP, accuracy at `threshold` and EER of one level (NaN where a class is missing)"
@@ -170,7 +160,7 @@ def _scores(labels, probs, threshold=0.5):
     acc = float(((probs > threshold) == labels).mean())
     if len(np.unique(labels)) < 2: return dict(auc=math.nan, ap=math.nan, acc=acc, eer=math.nan)
     return dict(auc=float(roc_auc_score(labels, probs)), ap=float(average_precision_score(labels, probs)),
-                acc=acc, eer=eer(labels, probs))
+                acc=acc, eer=eer(labels, probs)[0])
 
 # %% ../nbs/04_evaluate.ipynb #6f112a11
 def _check_scores(probs, labels, videos=None, frames=None, threshold=.5)->int:

@@ -18,8 +18,7 @@ from .cli import atomic_write, stale_tmp
 
 # %% auto #0
 __all__ = ['default_size', 'timm_input', 'KdnbModel', 'create_model', 'feature_info', 'save_checkpoint', 'clean_stale_tmp',
-           'resolve_checkpoint', 'load_checkpoint', 'effnet_to_timm', 'load_sbi_teacher', 'reset_head',
-           'load_pretrained', 'model_info']
+           'resolve_checkpoint', 'load_checkpoint', 'effnet_to_timm', 'reset_head', 'load_pretrained', 'model_info']
 
 # %% ../nbs/01_models.ipynb #b3f97712
 _SIZES = {'tf_efficientnet_b4': 380}  # SBI's teacher is trained at 380 px
@@ -304,13 +303,6 @@ def effnet_to_timm(state:dict, # efficientnet_pytorch tensors (`_conv_stem.weigh
     if left := [k for k, t in names.items() if t is None]:
         raise ValueError(f'{fname}: {len(left)} efficientnet_pytorch tensors have no timm name: {left[:3]}')
     return {names[k]: v for k, v in state.items()}
-
-# %% ../nbs/01_models.ipynb #2d46136e
-def load_sbi_teacher(path, # an SBI checkpoint: {"model": {"net._conv_stem.weight": ...}}
-                    )->KdnbModel:
-    "The released SBI teacher as a `KdnbModel` (tf_efficientnet_b4 at 380 px, no normalisation)."
-    model, _ = load_checkpoint(path, arch='tf_efficientnet_b4')
-    return model
 
 # %% ../nbs/01_models.ipynb #0e3d5e12
 def reset_head(net:nn.Module)->nn.Module:

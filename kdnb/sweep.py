@@ -11,19 +11,19 @@ import numpy as np, pandas as pd, torch, timm
 import matplotlib.pyplot as plt
 from fastcore.basics import AttrDict
 from fastcore.script import Param
-from .cli import run_cli, atomic_write, one_line, interrupt_hint
+from .cli import run_cli, atomic_write, interrupt_hint
 from .models import create_model, default_size, load_checkpoint, model_info, resolve_checkpoint
 from .config import DEFAULTS, load_config, _check_name, _read_config
 from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
-from .compare import hardware, md_table, interleaved, spread, budget_ratios, fmt_ms
-from .deploy import FORMATS, export_model, load_exported
+from .compare import hardware, md_table, spread, format_label, profile_models, budget_sentence
+from .deploy import FORMATS
 
 # %% auto #0
 __all__ = ['timm_arch', 'parse_student', 'parse_students', 'sweep_config', 'student_config', 'train_student', 'eval_sources',
-           'check_sources', 'evaluate_all', 'format_name', 'deployed_formats', 'export_one', 'profile_models',
-           'pareto_front', 'budget_sentence', 'plot_pareto', 'sweep_table', 'write_sweep', 'sweep', 'kdnb_sweep']
+           'check_sources', 'evaluate_all', 'deployed_formats', 'latency_kinds', 'pareto_front', 'plot_pareto',
+           'sweep_table', 'write_sweep', 'sweep', 'kdnb_sweep']
 
 # %% ../nbs/04c_sweep.ipynb #00000007
 def timm_arch(arch, # a timm model name
@@ -149,54 +149,13 @@ def evaluate_all(model, # checkpoint spec (a run folder: its best checkpoint) or
     return done
 
 # %% ../nbs/04c_sweep.ipynb #0000001c
-def format_name(f:str) -> str:
-    "How reports name latency format `f`: 'eager PyTorch', or the runtime of its record in `kdnb.deploy.FORMATS`"
-    return 'eager PyTorch' if f == 'eager' else FORMATS[f].runtime
-
 def deployed_formats() -> list:
     "The deployed formats of `kdnb.deploy.FORMATS` this Python can run, best first"
     return [k for k, f in FORMATS.items() if f.deployed and importlib.util.find_spec(f.package)]
 
-# %% ../nbs/04c_sweep.ipynb #0000001d
-def export_one(model, # a `KdnbModel`
-               fmt:str, # a deployed key of `kdnb.deploy.FORMATS`
-               out, # export folder; a file recorded in its exports.json is reused
-               name:str, # file stem
-              ) -> Path:
-    "The `fmt` file of `model` in `out`, written and checked against eager by `kdnb.deploy.export_model` unless recorded"
-    out = Path(out); rec = _read_json(out/'exports.json')
-    if f'{name} {fmt}' in rec and (out/rec[f'{name} {fmt}']).is_file(): return out/rec[f'{name} {fmt}']
-    with torch.no_grad(): scale = float(model(torch.rand(2, 3, model.image_size, model.image_size)).abs().max())
-    files = export_model(model, out, formats=fmt, name=name, atol=1e-4 * max(1., scale))  # relative: random weights give large logits
-    fname = next(Path(p) for p in files if Path(p).suffix == FORMATS[fmt].suffix)
-    _write_json(out/'exports.json', rec | {f'{name} {fmt}': fname.name})
-    return fname
-
-def profile_models(models:dict, # name -> `KdnbModel`
-                   formats=('eager',), # 'eager' and deployed keys of `kdnb.deploy.FORMATS`
-                   out=None, # folder for the exported files
-                   n_runs:int=30, # timed runs per model and format
-                   threads:int=1, # CPU threads (None: torch's setting)
-                  ) -> tuple:
-    "`(df, notes)`: params, GMACs, file size and interleaved batch-1 CPU latency per format of every model"
-    rows, runs, notes = {}, {}, []
-    for name, m in models.items():
-        m = m.cpu().float().eval(); info = model_info(m)
-        rows[name] = dict(arch=m.arch, image_size=m.image_size, params_m=info['params']/1e6, gmacs=info['gmacs'])
-        for f in formats:
-            try: run = m if f == 'eager' else load_exported(fname := export_one(m, f, out, name.replace('@', '_')), threads)
-            except Exception as e: notes.append(f'{name}: no {format_name(f)} latency, its export failed: {_why(e)}'); print(notes[-1]); continue
-            if f != 'eager': rows[name][f'{f}_mb'] = fname.stat().st_size / 2**20
-            runs[name, f] = (run, torch.rand(1, 3, m.image_size, m.image_size))
-    ts = interleaved(runs, n_runs, threads=threads)
-    for (name, f), ms in ts.items(): rows[name][f'{f}_ms'] = float(np.median(ms))
-    df = pd.DataFrame.from_dict(rows, orient='index'); df.attrs['rounds'] = ts
-    return df, notes
-
-def _why(e:BaseException) -> str:
-    "One line for a failed export: the first line of its message, cut at 160 characters"
-    s = (one_line(e).strip().splitlines() or [type(e).__name__])[0]
-    return s if len(s) <= 160 else s[:157] + '...'
+def latency_kinds(formats) -> dict:
+    "The kinds `kdnb.compare.profile_models` times for a sweep's `formats`: 'eager' and `FORMATS` keys, in fp32"
+    return {f: None if f == 'eager' else (f, False) for f in formats}
 
 # %% ../nbs/04c_sweep.ipynb #00000022
 def pareto_front(x, # latency of each point (lower is better)
@@ -208,28 +167,6 @@ def pareto_front(x, # latency of each point (lower is better)
     for i in np.lexsort((-y, x)):
         if y[i] > best: front.append(int(i)); best = y[i]
     return front
-
-# %% ../nbs/04c_sweep.ipynb #00000025
-def budget_sentence(df:pd.DataFrame, # a 'teacher' row first and one row per student
-                    x:str, # latency column, e.g. 'onnx_ms'
-                    budget:float=0.6, # fraction of the teacher's latency in the same format a student may take
-                    y:str=None, # AUC column (None: latency only)
-                    y_desc:str=None, # how to name `y` in the sentence
-                   ) -> str:
-    "One sentence: the most accurate student within `budget` x the teacher's latency in the same format (`budget_ratios`), or why there is none"
-    t, st = df.loc['teacher'], df.drop(index='teacher')
-    r = budget_ratios(df.loc[['teacher', *st.index]], x); ok = st[r <= budget]
-    fmt = format_name(x[:-3])
-    head = (f"budget of {budget:g} x the teacher's latency in the same deployed format, here {fmt} ({fmt_ms(budget * t[x])})" if x[:-3] != 'eager' else
-            f"budget of {budget:g} x the teacher's eager PyTorch latency ({fmt_ms(budget * t[x])}; no deployed format was timed, so this is indicative only)")
-    if ok.empty:
-        n = st[x].idxmin()
-        return f"No student meets the {head}: the fastest, {n}, takes {fmt_ms(st.loc[n, x])} ({r[n]:.2f}x the teacher)."
-    if y is None or ok[y].isna().all():
-        return f"Within the {head}: " + ', '.join(f'{n} ({fmt_ms(q[x])}, {r[n]:.2f}x)' for n, q in ok.sort_values(x).iterrows()) + '.'
-    n = ok[y].idxmax(); q = ok.loc[n]
-    return (f"Most accurate student within the {head}: {n}, {y_desc or y} {q[y]:.3f} ({q[y] - t[y]:+.3f} against the teacher) "
-            f"at {fmt_ms(q[x])} ({r[n]:.2f}x the teacher).")
 
 # %% ../nbs/04c_sweep.ipynb #00000029
 def plot_pareto(df:pd.DataFrame, # one row per model (index: name), the teacher's named 'teacher'
@@ -281,9 +218,9 @@ def write_sweep(d, # sweep folder
     primary = labels[1] if len(labels) > 1 else labels[0]  # the first test source: what the user wants to generalise to
     y = f'auc_{primary}' if f'auc_{primary}' in df else None
     y_desc = f"{plan.metric.replace('_auc', ' AUC')} on {primary}"
-    sentence = budget_sentence(df, f'{fmt}_ms', budget, y, y_desc)
+    sentence = budget_sentence(df, budget, y, y_desc)
     with atomic_write(d/'sweep.csv', 'w') as f: df.to_csv(f, index_label='name')
-    if y: plt.close(plot_pareto(df, f'{fmt}_ms', y, budget, d/'pareto.png', f'{format_name(fmt)} CPU latency, batch 1 (ms)', y_desc))
+    if y: plt.close(plot_pareto(df, f'{fmt}_ms', y, budget, d/'pareto.png', f'{format_label(fmt)} CPU latency, batch 1 (ms)', y_desc))
     with atomic_write(d/'sweep.md', 'w') as f: f.write(_report(df, plan, sentence, notes, bool(y)))
     return sentence
 
@@ -291,7 +228,7 @@ def _spread(df) -> list:
     "Lines of sweep.md on the spread of the interleaved rounds, and the students whose eager ratio to the teacher crosses 1"
     ts = df.attrs.get('rounds') or {}
     if not ts: return []
-    rows = {f'{n} {format_name(f)}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, f), v in ts.items()}
+    rows = {f'{n} {format_label(f)}': dict(zip(('min ms', 'median ms', 'max ms'), spread(v))) for (n, f), v in ts.items()}
     vague = [n for (n, f) in ts if f == 'eager' and n != 'teacher' and ('teacher', 'eager') in ts
              and (lambda r: r[0] <= 1 <= r[2])(spread(ts[n, f] / ts['teacher', 'eager']))]
     return [md_table(pd.DataFrame.from_dict(rows, orient='index').rename_axis('model, format'), '{:.3g}'), ''] + \
@@ -397,7 +334,7 @@ def sweep(config=None, # JSON config: data, epochs, schedule, seed and the teach
     try: evals = {} if latency_only else _train_all(plan, d, bs)
     except KeyboardInterrupt: interrupt_hint(f'continue with: kdnb_sweep --resume {d}'); raise
     load = os.getloadavg()[0]
-    lat, notes = profile_models(_models(plan, d, latency_only), plan.formats, d/'export', n_runs, threads)
+    lat, _, notes = profile_models(_models(plan, d, latency_only), latency_kinds(plan.formats), d/'export', n_runs, threads)
     plan |= dict(n_runs=n_runs, hardware=hardware(threads, (load, os.getloadavg()[0])))
     df = sweep_table(lat, evals, plan.metric)
     sentence = write_sweep(d, df, plan, budget, notes)

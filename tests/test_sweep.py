@@ -26,7 +26,8 @@ def test_sweep_cli_and_resume(sweep_dir):
     assert np.isfinite(res[['auc_val', 'auc_faceswap', 'lost_val', 'lost_faceswap']].values).all()
     assert (res.eager_ms > 0).all() and (res.onnx_ms > 0).all()
     assert (sw/'pareto.png').stat().st_size > 5000
-    sentence = next(l for l in r.stdout.splitlines() if "budget of 0.6 x the teacher's latency in the same deployed format, here ONNX Runtime" in l)
+    sentence = next(l for l in r.stdout.splitlines() if l.startswith("Budget 0.6: a student may take 0.6 × the teacher's latency in the same deployed format"))
+    assert 'ONNX Runtime fp32' in sentence
     assert f'**{sentence}**' in (sw/'sweep.md').read_text()
     assert f'wrote output/{sw.name}/sweep.md' in r.stdout
     md = (sw/'sweep.md').read_text()
