@@ -9,7 +9,7 @@ from pathlib import Path
 from fastcore.script import Param
 from .cli import run_cli, one_line
 from .faces import VIDEO_EXTS
-from .predict import IMAGE_EXTS, load_predictor, predict_files, _has_torchcam
+from .predict import IMAGE_EXTS, load_predictor, predict_files, has_torchcam
 from .explain import report_html
 
 # %% auto #0
@@ -33,7 +33,7 @@ def analyse(pred, # a `kdnb.predict.Predictor`
     "`(verdict line, report HTML)` of one upload, from `predict_files` and `report_html`"
     p = check_upload(path, max_mb)
     with open(os.devnull, 'w') as null, contextlib.redirect_stdout(null):   # the page says what the command line prints
-        df = predict_files(pred, [p], frames, keep=True, explain=pred.net is not None and _has_torchcam())
+        df = predict_files(pred, [p], frames, keep=True, explain=pred.net is not None and has_torchcam())
     r = df.iloc[0]
     if isinstance(r.get('note'), str): return f'{p.name}: {r.note}', report_html(df)
     return f'{p.name}: {r.verdict}, fake probability {r.prob:.3f} (threshold {r.threshold:.3g})', report_html(df)

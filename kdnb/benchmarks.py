@@ -13,7 +13,7 @@ from .cli import run_cli, write_text, progress
 from .data import final_crop
 from .faces import load_detector, sample_frames, crop, crop_cli
 from .evaluate import load_model, metrics, method_metrics, save_eval, new_out, slug, evaluate_cli
-from .evaluate import _required, _check_options, _ckpt_stem
+from .evaluate import require_options, check_options, ckpt_stem
 from .compare import md_table
 
 # %% auto #0
@@ -423,11 +423,11 @@ def benchmarks_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or 
                    workers:int=1, # benchmarks: processes decoding videos and detecting faces
                    **kwargs):
     "Evaluate a checkpoint on an evaluation set (`kdnb.evaluate`), on one cross-dataset benchmark, or on several in one table"
-    _required(checkpoint=checkpoint); _check_options(bs, detector, no_face, compression)
+    require_options(checkpoint=checkpoint); check_options(bs, detector, no_face, compression)
     if kwargs.get('calibrate') and (benchmarks or source in BENCHMARKS): raise ValueError('--calibrate fits on one evaluation set with labelled faces, not on --benchmarks or a benchmark source')
     if not benchmarks and source not in BENCHMARKS:
         return evaluate_cli(checkpoint, data, source, split, out, bs=bs, detector=detector, compression=compression, **kwargs)
-    stem, kw = _ckpt_stem(checkpoint), dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)
+    stem, kw = ckpt_stem(checkpoint), dict(n_frames=n_frames, no_face=no_face, detector=detector, bs=bs, skip_missing=skip_missing, workers=workers)
     out = new_out(out, f'output/{slug("benchmarks", stem)}' if benchmarks else f'output/{slug("eval", stem, source)}')
     try:
         if benchmarks: return run_benchmarks(checkpoint, benchmarks, out, **kw)

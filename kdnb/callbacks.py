@@ -21,7 +21,8 @@ from .distributed import agree, is_main, unwrap
 from .calibrate import calibration, prob_logit
 
 # %% auto #0
-__all__ = ['ValAUC', 'LossLogCallback', 'eer', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback', 'EMACallback']
+__all__ = ['ValAUC', 'LossLogCallback', 'append_text', 'eer', 'TopKCheckpointCallback', 'NaNGuardCallback', 'SAMCallback',
+           'EMACallback']
 
 # %% ../nbs/01c_callbacks.ipynb #e12cd3d0
 def _auc(pred, targ):
@@ -34,7 +35,7 @@ def ValAUC():
     return AccumMetric(_auc, dim_argmax=-1, activation=ActivationType.BinarySoftmax, flatten=False, to_np=True, name='val_auc')
 
 # %% ../nbs/01c_callbacks.ipynb #820dfb87
-def _skipped(cb):
+def skipped_epoch(cb):
     "True in an epoch that a resumed run skips"
     return cb.epoch < getattr(cb.learn, 'epochs_done', 0)
 
@@ -57,14 +58,14 @@ class LossLogCallback(Callback):
     def before_fit(self): self.n_bad = _n_skipped(self.dls)
     def before_epoch(self): self.start = time.time()
     def after_epoch(self):
-        if _skipped(self): return
+        if skipped_epoch(self): return
         names = list(self.recorder.metric_names[1:len(self.recorder.values[-1])+1])
         row = dict(epoch=self.epoch+1, **dict(zip(names, map(float, self.recorder.values[-1]))),
                    lr=float(self.opt.hypers[-1]['lr']), time=round(time.time()-self.start, 1), **self._bad())
         self._write(row)
 
 # %% ../nbs/01c_callbacks.ipynb #bc078413
-def _append(fname, text):
+def append_text(fname, text):
     "Append `text` to `fname`, replacing the file atomically"
     fname = Path(fname)
     write_text(fname, (fname.read_text() if fname.exists() else '') + text)
@@ -82,15 +83,15 @@ def _write(self:LossLogCallback, row):
     "Write `row` to the text log and the CSV (header from the first row); print it when `echo` (rank 0 only)"
     if not is_main(): return
     log, hist, line = self.path/self.fname, self.path/self.csv_fname, ' | '.join(f'{k} {_fmt(k, v)}' for k, v in row.items())
-    _append(log, line + '\n')
+    append_text(log, line + '\n')
     header = hist.read_text().splitlines()[0].split(',') if hist.exists() and hist.stat().st_size else None
     buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=header or list(row), extrasaction='ignore')
     if header is None: w.writeheader()
-    w.writerow(row); _append(hist, buf.getvalue())
+    w.writerow(row); append_text(hist, buf.getvalue())
     if self.echo and self.learn.logger is not noop: print(line, flush=True)
 
 # %% ../nbs/01c_callbacks.ipynb #a0e59896
-def _kept(wdir, sign=1):
+def kept_checkpoints(wdir, sign=1):
     "(val, epoch, file) of the checkpoints `{epoch}_{val}_val.pth` already in `wdir`, best first (`sign` -1: lower is better)"
     found = [(float(m[2]), int(m[1]), f) for f in Path(wdir).glob('*_val.pth')
              if (m := re.fullmatch(r'(\d+)_(\d+(?:\.\d+)?)_val\.pth', f.name))]
@@ -116,10 +117,10 @@ class TopKCheckpointCallback(TrackerCallback):
         if self.monitor not in self.recorder.metric_names[1:]:   # fastai asserts this; say it in words
             raise ValueError(f"TopKCheckpointCallback: {self.monitor!r} is not recorded (recorded: {', '.join(self.recorder.metric_names[1:-1])})")
         super().before_fit()
-        self.wdir = self.path/self.model_dir; self.kept = _kept(self.wdir, self._sign)
+        self.wdir = self.path/self.model_dir; self.kept = kept_checkpoints(self.wdir, self._sign)
         if self.kept: self.best = self.kept[0][0]
     def after_epoch(self):
-        if _skipped(self): return
+        if skipped_epoch(self): return
         super().after_epoch(); self.add(self.epoch+1, self.recorder.values[-1][self.idx])
     def after_fit(self):
         super().after_fit()
@@ -195,7 +196,7 @@ class NaNGuardCallback(Callback):
         self.n_row, self.good_loss, self.n_good = 0, self.learn.loss.detach(), self.n_good + 1
         if self.every and self.train_iter % self.every == 0: self._snapshot()
     def after_epoch(self):
-        if _skipped(self): return
+        if skipped_epoch(self): return
         if self.loss_factor and self.loss_bound is None and self.loss_n: self.loss_bound = self.loss_factor*self.loss_sum/self.loss_n
         self._snapshot()
 

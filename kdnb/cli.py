@@ -10,8 +10,8 @@ from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% auto #0
-__all__ = ['interrupt_hint', 'one_line', 'run_cli', 'progress', 'atomic_path', 'check_writable', 'atomic_write', 'write_text',
-           'is_tmp', 'stale_tmp', 'sha256']
+__all__ = ['interrupt_hint', 'one_line', 'run_cli', 'progress', 'current_umask', 'atomic_path', 'named_error', 'check_writable',
+           'atomic_write', 'write_text', 'is_tmp', 'stale_tmp', 'sha256']
 
 # %% ../nbs/00_cli.ipynb #d3e93888
 _hint = []   # what an interrupted command can do next (a command appends it once it knows, e.g. its --resume line)
@@ -58,7 +58,8 @@ def progress(items, # what to iterate over
     return progress_bar(items, **kwargs) if sys.stdout.isatty() or in_notebook() else items
 
 # %% ../nbs/00_cli.ipynb #8a2f0e14
-def _umask():
+def current_umask():
+    "The process's file-creation mask (read by setting it and putting it back at once)"
     m = os.umask(0); os.umask(m); return m
 
 @contextmanager
@@ -66,15 +67,15 @@ def atomic_path(fname): # the file to write
     "Yield a temporary path beside `fname` (same suffix) to write to; it replaces `fname` only when the block succeeds."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     try: fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=f'.{fname.name}.', suffix=f'.tmp{fname.suffix}')
-    except OSError as e: raise _named(e, fname) from None
-    os.close(fd); os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as e: raise named_error(e, fname) from None
+    os.close(fd); os.chmod(tmp, 0o666 & ~current_umask())
     try: yield Path(tmp); os.replace(tmp, fname)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and (e.errno == errno.ENOSPC or str(e.filename) == tmp): raise _named(e, fname) from None
+        if isinstance(e, OSError) and (e.errno == errno.ENOSPC or str(e.filename) == tmp): raise named_error(e, fname) from None
         raise
 
-def _named(e:OSError, fname)->OSError:
+def named_error(e:OSError, fname)->OSError:
     "`e` naming `fname`, the file asked for, rather than the temporary file beside it"
     return OSError(e.errno, 'no space left on device' if e.errno == errno.ENOSPC else e.strerror, str(fname))
 
@@ -85,7 +86,7 @@ def check_writable(path, # a file about to be written, or with `folder` a folder
     if not folder and path.is_dir(): raise IsADirectoryError(errno.EISDIR, 'Is a directory', str(path))
     while not d.exists() and d != d.parent: d = d.parent   # where atomic_path would make the missing folders
     try: fd, tmp = tempfile.mkstemp(dir=d, prefix='.kdnb_probe.', suffix='.tmp'); os.close(fd); os.unlink(tmp)
-    except OSError as e: raise _named(e, path) from None
+    except OSError as e: raise named_error(e, path) from None
 
 # %% ../nbs/00_cli.ipynb #e3324c27
 @contextmanager

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from fastcore.basics import noop
 from .cli import run_cli, atomic_path, atomic_write, check_writable, one_line
 from .models import model_info
-from .evaluate import _required, load_model, eval_items
+from .evaluate import require_options, load_model, eval_items
 from .deploy import FORMATS, load_exported, export_file, score, calibration_crops, subset, load_finite
 
 # %% auto #0
@@ -352,7 +352,7 @@ def _compare_cli(teacher:str=None, # teacher checkpoint spec or arch[@size] (ran
                  out:str='output/compare', # output folder
                 ):
     "Compare teacher and students: params, GMACs, deployed latency, file size, memory, AUC fp32/int8; writes compare.md/.csv/.png"
-    _required(teacher=teacher, student=student)
+    require_options(teacher=teacher, student=student)
     kinds = tuple(DEPLOYED) if formats == 'all' else tuple(o for o in formats.split(',') if o)
     if bad := [k for k in kinds if k not in DEPLOYED]: raise ValueError(f"--formats: {bad[0]!r} is not one of all, {', '.join(DEPLOYED)}")
     df = compare_models(teacher, student, *(extra.split(',') if extra else []), data_root=data, source=source, split=split,

@@ -13,7 +13,8 @@ from fastcore.foundation import L
 from .cli import write_text
 
 # %% auto #0
-__all__ = ['TRACKERS', 'CONFIG', 'DEFAULTS', 'ConfigError', 'config_table', 'load_config', 'new_session', 'run_lock']
+__all__ = ['TRACKERS', 'CONFIG', 'DEFAULTS', 'RULES', 'ConfigError', 'config_table', 'load_config', 'check_run_name',
+           'new_session', 'run_lock']
 
 # %% ../nbs/01a_config.ipynb #0b15b87a
 class ConfigError(ValueError):
@@ -124,7 +125,7 @@ def _nest(rows):
     return d
 
 DEFAULTS = _nest(CONFIG)
-_RULES = {key: rule for key, _, rule, _ in CONFIG}
+RULES = {key: rule for key, _, rule, _ in CONFIG}
 
 def config_table(rows=CONFIG):
     "The documentation table of config `rows`, as markdown"
@@ -146,7 +147,7 @@ def _merge(cfg, new, src):
 
 def _check(cfg, src):
     "Raise `ConfigError` naming the first key whose value breaks its rule"
-    for key, (ok, desc) in _RULES.items():
+    for key, (ok, desc) in RULES.items():
         sec, _, sub = key.partition('.')
         v = cfg[sec][sub] if sub else cfg[sec]
         if not ok(v): raise ConfigError(f"{src}: key '{key}' = {json.dumps(v)}: must be {desc}")
@@ -162,7 +163,7 @@ def _unique(pairs, src):
         d[k] = v
     return d
 
-def _read_config(p):
+def read_config(p):
     "The JSON object of config file `p`"
     if p.is_dir(): raise ConfigError(f"{p}: is a folder, not a config file")
     if not p.is_file(): raise ConfigError(f"{p}: config file not found")
@@ -172,7 +173,7 @@ def _read_config(p):
     if not isinstance(new, dict): raise ConfigError(f"{p}: must hold a JSON object of config keys")
     return new
 
-def _parse_set(s):
+def parse_set(s):
     "`(key, value)` of a `--set key=value`: the value is read as JSON, else kept as a string"
     k, eq, v = s.partition('=')
     if not eq or not k.strip(): raise ConfigError(f"--set {s!r}: expected KEY=VALUE, e.g. --set data.root=data/ff")
@@ -185,14 +186,14 @@ def load_config(path=None, # JSON config file; None: the defaults
                 **overrides): # values that replace the file's (`data={'root': ...}` or `**{'data.root': ...}`)
     "Read, complete and validate a config; returns a fastcore `AttrDict`"
     cfg, src = copy.deepcopy(DEFAULTS), str(path) if path else 'config'
-    if path is not None: _merge(cfg, _read_config(Path(path)), src); cfg['config_path'] = str(path)
+    if path is not None: _merge(cfg, read_config(Path(path)), src); cfg['config_path'] = str(path)
     _merge(cfg, overrides, src); _check(cfg, src)
-    for s in L(sets): k, v = _parse_set(s); _merge(cfg, {k: v}, f'--set {s}')
+    for s in L(sets): k, v = parse_set(s); _merge(cfg, {k: v}, f'--set {s}')
     if sets: _check(cfg, '--set')
     return AttrDict({k: AttrDict(v) if isinstance(v, dict) else v for k, v in cfg.items()})
 
 # %% ../nbs/01a_config.ipynb #1bd74695
-def _check_name(name):
+def check_run_name(name):
     "Refuse a run name that would put the run folder anywhere but directly inside `out`"
     n = str(name)
     if not n.strip() or '/' in n or '\\' in n or '..' in n or Path(n).is_absolute():
@@ -202,7 +203,7 @@ def new_session(name, # run name, first part of the folder name
                 cfg, # config from `load_config`
                 out='output'): # parent folder of all runs
     "Create `<out>/<name>_<config stem>_<%m_%d_%H_%M_%S>/` with `weights/`, `logs/` and the resolved `config.json`"
-    _check_name(name)
+    check_run_name(name)
     stem = Path(cfg.config_path).stem if cfg.get('config_path') else 'defaults'
     run = Path(out)/f"{name}_{stem}_{datetime.now().strftime('%m_%d_%H_%M_%S')}"
     if run.exists(): raise FileExistsError(f"{run}: run folder already exists; it is never overwritten (wait a second or pick another name)")

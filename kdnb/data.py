@@ -16,8 +16,8 @@ from .sbi import reorder_landmarks, loose_crop, face_box, final_crop, self_blend
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'CHECKS', 'FaceItem', 'read_image', 'read_landmarks', 'read_box', 'load_face', 'landmark_problem',
-           'FaceCache', 'is_image', 'same_stem', 'frame_files', 'sbi_items', 'sidecars', 'folder_items', 'check_items',
-           'SBIDataset', 'SBIDataLoader', 'sbi_dls']
+           'FaceCache', 'split_ids', 'is_image', 'same_stem', 'frame_files', 'frame_items', 'sbi_items', 'sidecars',
+           'face_item', 'item_counts', 'folder_items', 'check_items', 'SBIDataset', 'SBIDataLoader', 'sbi_dls']
 
 # %% ../nbs/00_data.ipynb #f773b32e
 class FaceItem:
@@ -146,7 +146,7 @@ def _write(self:FaceCache, fn, r):
         warnings.warn(f'FaceCache: {one_line(e)}; decoded crops are no longer kept on disk'); self.folder = None
 
 # %% ../nbs/00_data.ipynb #d44913b7
-def _split_ids(root, split):
+def split_ids(root, split):
     "Video ids named in `<root>/<split>.json` (a list of id pairs, or of ids)."
     fn = Path(root)/f'{split}.json'
     if not fn.exists(): raise FileNotFoundError(f'split file {fn} not found')
@@ -184,7 +184,7 @@ def frame_files(folder):
     fns = [p for p in folder.iterdir() if is_image(p)]; same_stem(fns)
     return sorted(fns, key=_frame_key)
 
-def _frame_items(root, base, vid, label=0, n_frames=None, all_faces=False,
+def frame_items(root, base, vid, label=0, n_frames=None, all_faces=False,
                  need_lms=False): # True: frames without landmarks are skipped (SBI needs them)
     "Items for the frames of `<base>/frames/<vid>` with landmarks (all frames, full-frame, if it has no landmark folder)."
     fns = frame_files(base/'frames'/vid)
@@ -210,7 +210,7 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
     "Real frames with landmarks of the videos in a split; warns once for absent videos and frames without landmarks."
     root = Path(root); b = root/base/compression
     if n_frames is not None: check_int('n_frames', n_frames)
-    ids = _split_ids(root, split)
+    ids = split_ids(root, split)
     present = [i for i in ids if (b/'frames'/i).is_dir()]
     if not present:                                 # an error, not a warning followed by one: e.g. the wrong compression
         have = sorted(p.name for p in (root/base).iterdir() if (p/'frames').is_dir()) if (root/base).is_dir() else []
@@ -218,7 +218,7 @@ def sbi_items(root, # dataset root (SBI-preprocessed FF++ layout)
     if len(present) < len(ids): warnings.warn(f'{len(ids)-len(present)} of {len(ids)} videos in {split}.json are absent under {b/"frames"}')
     res, skipped = [], 0
     for vid in present:
-        r, s = _frame_items(root, b, vid, n_frames=n_frames, all_faces=all_faces, need_lms=True); res += r; skipped += s
+        r, s = frame_items(root, b, vid, n_frames=n_frames, all_faces=all_faces, need_lms=True); res += r; skipped += s
     if skipped: warnings.warn(f'{skipped} frames under {b/"frames"} have no landmarks and were skipped')
     if not res: raise ValueError(f'no frames with landmarks for split {split!r} under {b}')
     return res
@@ -239,7 +239,7 @@ def _n_boxes(fn):
         raise ValueError(f'box file {fn} must have shape (n, 7, 2) or (n, 2, 2), got {a.shape}')
     return len(a)
 
-def _item(path, lms=None, box=None, label=0, video='', frame='', face=0, method='', cropped=False, sbi=False):
+def face_item(path, lms=None, box=None, label=0, video='', frame='', face=0, method='', cropped=False, sbi=False):
     "A `FaceItem` that also knows its manipulation method and whether it is already a face crop"
     o = FaceItem(path, lms, box, label, video, frame, face, sbi=sbi)
     o.method, o.cropped = method, cropped
@@ -255,7 +255,7 @@ def _images(d):
     for f in {p.parent for p in res}: same_stem([p for p in res if p.parent == f])
     return res
 
-def _counts(items)->str:
+def item_counts(items)->str:
     "How many videos and frames of each class (and each method) `items` hold, in one line"
     def n(its): return ', '.join(f"{k} {w}{'s' * (k != 1)}" for k, w in ((len({o.video for o in its}), 'video'), (len({o.frame for o in its}), 'frame')))
     real, fake = [o for o in items if o.label == 0], [o for o in items if o.label == 1]
@@ -273,10 +273,10 @@ def folder_items(root, # <root>/{real,fake}/<video>/<frame>.png|jpg (or <root>/{
             video = f'{kind}/{rel.parts[0] if len(rel.parts) > 1 else rel.stem}'
             m = _METHOD.match(video.split('/')[1]) if label else None
             kw = dict(label=label, video=video, frame=str(fn.relative_to(root)), method=m[1] if m else '')
-            if cropped: res.append(_item(fn, cropped=True, **kw)); continue
+            if cropped: res.append(face_item(fn, cropped=True, **kw)); continue
             lms, box = sidecars(fn)
             n = _n_faces(lms) if lms else _n_boxes(box) if box else 1
-            res += [_item(fn, lms, box, face=f, **kw) for f in range(n)]
+            res += [face_item(fn, lms, box, face=f, **kw) for f in range(n)]
     if not res: raise ValueError(f'no images found under {root}/real or {root}/fake (expected <root>/real/<video>/<frame>.png or .jpg)')
     return res
 

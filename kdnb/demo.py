@@ -13,7 +13,7 @@ from fastcore.script import Param
 import kdnb
 from .cli import run_cli
 from .synthetic import make_synthetic_dataset
-from .config import ConfigError, load_config, _RULES
+from .config import ConfigError, load_config, RULES
 from .pretrain import pretrain
 from .distill import alpha_at, distill
 from .evaluate import evaluate, frame_curve, plot_roc
@@ -30,7 +30,7 @@ def _check_flags(overrides:dict):
     for k, v in overrides.items():
         flag = f"--{k.replace('_', '-')}"
         if k.endswith('_arch'): timm_arch(v, flag)
-        elif k in _RULES and not _RULES[k][0](v): raise ConfigError(f"{flag} {json.dumps(v)}: must be {_RULES[k][1]}")
+        elif k in RULES and not RULES[k][0](v): raise ConfigError(f"{flag} {json.dumps(v)}: must be {RULES[k][1]}")
 
 def demo_config(data_root, # synthetic data root
                 fast:bool=False, # one epoch per stage

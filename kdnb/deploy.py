@@ -11,9 +11,9 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
 from fastcore.basics import listify
 from glob import glob
 import kdnb
-from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, is_tmp, sha256, _named
+from .cli import run_cli, atomic_path, atomic_write, check_writable, stale_tmp, progress, is_tmp, sha256, named_error
 from .models import load_checkpoint, resolve_checkpoint
-from .evaluate import _required, load_model, eval_items, eval_dl, EvalDataset, metrics
+from .evaluate import require_options, load_model, eval_items, eval_dl, EvalDataset, metrics
 
 # %% auto #0
 __all__ = ['DEPLOY_HINT', 'META_KEYS', 'FORMATS', 'SUFFIXES', 'need', 'Deployable', 'check_threshold', 'exported_meta',
@@ -328,7 +328,7 @@ def _staged(fnames:list):
     try:
         for f in fnames:
             try: fd, t = tempfile.mkstemp(dir=f.parent, prefix=f'.{f.name}.', suffix=f'.tmp{f.suffix}')
-            except OSError as e: raise _named(e, f) from None
+            except OSError as e: raise named_error(e, f) from None
             os.close(fd); tmps[f] = Path(t)
         yield tmps
         for f, t in tmps.items():
@@ -356,7 +356,7 @@ def _export_one(model, fmt, fname, tmp, calib):
     "Export to `tmp` (for `fname`) and reload it; returns its check (max abs diff from eager on random inputs, size, XNNPACK partitions) and runner"
     print(f"{fname.name}: exporting ({FORMATS[fmt].label} {'int8' if calib is not None else 'fp32'})", flush=True)
     try: parts = FORMATS[fmt].export(model, tmp, calib)
-    except OSError as e: raise _named(e, fname) if e.errno and is_tmp(e.filename or '') else e from None
+    except OSError as e: raise named_error(e, fname) if e.errno and is_tmp(e.filename or '') else e from None
     run, S = load_exported(tmp, check=False), model.image_size
     res = dict(format=fmt, max_diff=_max_diff(run, model, [(S, S), (S*3//2 + 1, S*5//4)]), mb=tmp.stat().st_size/2**20)
     if parts is not None: res['partitions'] = parts
@@ -451,7 +451,7 @@ def _export_cli(checkpoint:str=None, # checkpoint file, glob, run folder, "RUN_D
                 out:str='output/export', # output folder
                ):
     "Export a checkpoint to ExecuTorch (.pte), ONNX and TorchScript, fp32 or int8, each checked against the eager model"
-    _required(checkpoint=checkpoint)
+    require_options(checkpoint=checkpoint)
     res = export_model(checkpoint, out, format, quantize, data, source, split, n_calib, n_eval, max_drop)
     print(f'exported {len(res)} files to {out}')
 

@@ -11,9 +11,9 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, cv2, timm
 import matplotlib.pyplot as plt
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 import kdnb
-from .cli import run_cli, atomic_path, write_text, progress, sha256, _umask
-from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, _frame_items
-from .data import _split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, _item, _counts
+from .cli import run_cli, atomic_path, write_text, progress, sha256, current_umask
+from .data import load_face, read_image, self_blend, final_crop, face_box, sbi_items, frame_items
+from .data import split_ids, check_int, IMAGE_EXTS, sidecars, folder_items, face_item, item_counts
 from .models import create_model, load_checkpoint, resolve_checkpoint
 from .callbacks import eer
 from .calibrate import aggregate as video_score, save_calibration   # video_score: the function `kdnb_predict --aggregate` uses too
@@ -21,7 +21,7 @@ from .calibrate import aggregate as video_score, save_calibration   # video_scor
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'SUMMARY', 'eval_items', 'face_detector', 'locate_faces', 'EvalDataset', 'eval_dl', 'aggregate',
            'metrics', 'method_metrics', 'methods_table', 'plot_roc', 'resolve_runs', 'load_model', 'predict', 'new_out',
-           'slug', 'evaluate', 'frame_curve', 'save_eval', 'evaluate_cli', 'kdnb_evaluate']
+           'slug', 'ckpt_stem', 'evaluate', 'frame_curve', 'save_eval', 'evaluate_cli', 'kdnb_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #4adf5dc2
 def _methods(root, source, compression):
@@ -45,21 +45,21 @@ def _target(v, ids):
 
 def _orphans(root, method, compression)->list:
     "Fake videos of `method` whose target video is in no split file of `root`: they are in no evaluation"
-    ids = {i for s in ('train', 'val', 'test') if (Path(root)/f'{s}.json').is_file() for i in _split_ids(root, s)}
+    ids = {i for s in ('train', 'val', 'test') if (Path(root)/f'{s}.json').is_file() for i in split_ids(root, s)}
     d = Path(root)/'manipulated_sequences'/method/compression/'frames'
     return sorted(p.name for p in d.iterdir() if p.is_dir() and p.name[0] != '.' and _target(p.name, ids) is None) if d.is_dir() else []
 
 def _method_items(root, method, split, compression):
     "Face items of one method's fake videos whose target video (FF++ ids: `<target>_<source>`) is in the split"
-    b, ids = Path(root)/'manipulated_sequences'/method/compression, set(_split_ids(root, split))
+    b, ids = Path(root)/'manipulated_sequences'/method/compression, set(split_ids(root, split))
     vids = sorted(p.name for p in (b/'frames').iterdir() if p.is_dir() and _target(p.name, ids)) if (b/'frames').is_dir() else []
     if not vids: raise ValueError(f'no {method} videos of {split}.json under {b/"frames"} (fakes are named <target>_<source> after the videos of the split)')
     res, skipped = [], 0
     for v in vids:
-        r, s = _frame_items(root, b, v, label=1, all_faces=True); res += r; skipped += s
+        r, s = frame_items(root, b, v, label=1, all_faces=True); res += r; skipped += s
     if skipped: warnings.warn(f'{skipped} frames under {b/"frames"} have no landmarks and were skipped')
     box = lambda o: o.box_path if o.box_path and Path(o.box_path).is_file() else None   # frames without geometry: see locate_faces
-    return [_item(o.path, o.lms_path, box(o), 1, o.video, o.frame, o.face, method) for o in res]
+    return [face_item(o.path, o.lms_path, box(o), 1, o.video, o.frame, o.face, method) for o in res]
 
 def eval_items(root, # dataset root
                source='faceswap', # 'sbi', 'folder', 'all' (every method), or method folders: 'faceswap', 'deepfakes,face2face', ...
@@ -71,12 +71,12 @@ def eval_items(root, # dataset root
     "Labelled face items: real test frames plus methods' fake frames or fixed SBI fakes, or a real/fake folder"
     if source == 'folder': res, ms = folder_items(root, cropped), []
     else:
-        real = [_item(o.path, o.lms_path, o.box_path, 0, o.video, o.frame, o.face) for o in sbi_items(root, split, compression, all_faces=True)]
+        real = [face_item(o.path, o.lms_path, o.box_path, 0, o.video, o.frame, o.face) for o in sbi_items(root, split, compression, all_faces=True)]
         ms = [] if source == 'sbi' else _methods(root, source, compression)
-        res = real + ([_item(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, 'SBI', sbi=True) for o in real]
+        res = real + ([face_item(o.path, o.lms_path, o.box_path, 1, o.video+'#sbi', o.frame+'#sbi', o.face, 'SBI', sbi=True) for o in real]
                       if source == 'sbi' else [o for m in ms for o in _method_items(root, m, split, compression)])
     if verbose:
-        print(_counts(res))
+        print(item_counts(res))
         for m in ms:
             if orph := _orphans(root, m, compression):
                 print(f"{m}: {len(orph)} fake video(s) whose target is in no split file, in no evaluation: {', '.join(orph[:5])}{' ...' if len(orph) > 5 else ''}")
@@ -107,7 +107,7 @@ def locate_faces(items:list, # from `eval_items`
         boxes = np.zeros((0, 2, 2)) if det is None else np.asarray(det(read_image(o.path))[0], np.float32).reshape(-1, 2, 2)
         n['detected' if len(boxes) else 'skipped'] += 1
         for f, b in enumerate(boxes):
-            it = _item(o.path, None, None, o.label, o.video, o.frame, f, o.method); it.box = b; res.append(it)
+            it = face_item(o.path, None, None, o.label, o.video, o.frame, f, o.method); it.box = b; res.append(it)
     if n['skipped']:
         why = 'no face was detected' if det is not None else "no detector is installed (pip install 'kdnb[faces]')"
         print(f"{n['skipped']} of {todo} frames without a landmark or box file were skipped: {why}")
@@ -289,7 +289,7 @@ def slug(*parts)->str:
     "`parts` joined into one folder name: runs of other characters become one `_`, never `__`, none at the ends"
     return re.sub(r'_+', '_', re.sub(r'[^\w.-]+', '_', '_'.join(map(str, parts)))).strip('_.') or 'model'
 
-def _ckpt_stem(spec)->str:
+def ckpt_stem(spec)->str:
     "What a checkpoint spec is called in a folder name: the file's stem, or the run folder's name for `RUN/weights/*.pth`, `RUN best`, `output/teacher_*`"
     parts = [re.sub(r'(\.pth|\.pt|\.tar|\.bin|\.safetensors|\.ckpt)+$|[*?\[\]]', '', q) for q in Path(str(spec).strip().rstrip('/')).parts]
     parts = [q for q in parts if q.strip('_.') and q != 'weights']
@@ -302,7 +302,7 @@ DETECTORS, NO_FACE, COMPRESSIONS = ('auto', 'dlib', 'haar', 'none'), ('half', 's
 def _one_of(opt, v, ok):
     if v not in ok: raise ValueError(f"--{opt} must be {', '.join(ok[:-1])} or {ok[-1]}, not {v!r}")
 
-def _check_options(bs=32, detector='auto', no_face='half', compression=None):
+def check_options(bs=32, detector='auto', no_face='half', compression=None):
     "A one-line error, listing the valid values, for a bad `--bs`, `--detector`, `--no-face` or `--compression`: before anything is read"
     if not isinstance(bs, int) or bs < 1: raise ValueError(f'--bs must be an integer >= 1, not {bs!r}')
     if isinstance(detector, str): _one_of('detector', detector, DETECTORS)
@@ -325,7 +325,7 @@ def evaluate(model, # model, checkpoint spec (file, glob, run folder or a glob o
              device=None, # default: CUDA when present
             ) -> dict:
     "Per-face fake probabilities (key `preds`), metrics overall and per method, and the checkpoint's record, on an evaluation set"
-    _check_options(bs, detector, compression=compression)
+    check_options(bs, detector, compression=compression)
     if image_size is not None: check_int('image_size', image_size)
     if out is not None: _fresh(out)
     model, name, rec = load_model(model, name)
@@ -363,7 +363,7 @@ def save_eval(res:dict, out) -> Path:
     "Write metrics.json, predictions.csv and roc.png of an `evaluate` result to `out` (a new or empty folder) all at once, or nothing"
     made = out is None or not Path(out).exists()
     out = new_out(out)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.tmp')); os.chmod(tmp, 0o777 & ~_umask())
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.tmp')); os.chmod(tmp, 0o777 & ~current_umask())
     try:
         (tmp/'metrics.json').write_text(json.dumps({k: _clean(v) for k, v in res.items() if k != 'preds'} | dict(kdnb_version=kdnb.__version__), indent=2))
         res['preds'].to_csv(tmp/'predictions.csv', index=False)
@@ -379,7 +379,7 @@ def save_eval(res:dict, out) -> Path:
     return out
 
 # %% ../nbs/04_evaluate.ipynb #0287730f
-def _required(**kw):
+def require_options(**kw):
     "A one-line error for the first missing required option"
     if missing := [k for k, v in kw.items() if v is None]: raise ValueError(f'--{missing[0]} is required')
 
@@ -399,8 +399,8 @@ def evaluate_cli(checkpoint:str=None, # checkpoint file, glob, run folder (or a 
                  calibrate:bool=False, # fit a temperature on this set's faces: calibration.json, reliability.png (ECE before/after)
                 ):
     "Evaluate a checkpoint: frame/video AUC, AP, ACC, EER (per method too) into metrics.json, predictions.csv, roc.png"
-    _required(checkpoint=checkpoint); _check_options(bs, detector, compression=compression)
-    out = new_out(out, f'output/{slug("eval", _ckpt_stem(checkpoint), source)}')
+    require_options(checkpoint=checkpoint); check_options(bs, detector, compression=compression)
+    out = new_out(out, f'output/{slug("eval", ckpt_stem(checkpoint), source)}')
     try:
         res = evaluate(checkpoint, data, source, split or 'test', out=out, bs=bs, cropped=cropped, detector=detector,
                        accuracy_only=accuracy_only, compression=compression or 'c23')

@@ -170,7 +170,7 @@ def _first(msg:str)->str:
     "The first sentence of an error message."
     return re.split(r'(?<=[.!?])\s|\n', msg.strip(), maxsplit=1)[0] if msg.strip() else ''
 
-def _read(fname:Path, map_location='cpu')->dict:
+def read_checkpoint(fname:Path, map_location='cpu')->dict:
     "The dict in checkpoint file `fname`, or a one-line error saying why it is not one."
     try:
         with warnings.catch_warnings():
@@ -248,7 +248,7 @@ def load_checkpoint(spec, # a checkpoint file, glob or run directory (see `resol
                    )->tuple[KdnbModel, dict]:
     "The model in a kdnb checkpoint, an SBI checkpoint or a timm state dict, and the checkpoint dict."
     fname = resolve_checkpoint(spec)
-    ckpt = _read(fname, map_location)
+    ckpt = read_checkpoint(fname, map_location)
     kind, state = _kind(ckpt), ckpt.get('model')
     if kind == 'sbi':
         net = timm.create_model('tf_efficientnet_b4', pretrained=False, num_classes=num_classes)
@@ -313,7 +313,7 @@ def reset_head(net:nn.Module)->nn.Module:
 
 def _read_weights(fname:Path)->dict:
     "The tensors of a `.safetensors` file or of anything `torch.save` wrote (`.pth`, `.bin`, `.pt`)."
-    if fname.suffix != '.safetensors': return _tensors(_read(fname), fname)
+    if fname.suffix != '.safetensors': return _tensors(read_checkpoint(fname), fname)
     from safetensors.torch import load_file
     try: return _tensors(load_file(fname), fname)
     except ValueError: raise

@@ -18,8 +18,8 @@ from .deploy import load_exported, exported_meta, is_tmp, check_finite, check_th
 from .explain import write_report, cam_layer, face_cams, show as _show
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'Predictor', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files', 'frame_table',
-           'save_predictions', 'show', 'kdnb_predict']
+__all__ = ['IMAGE_EXTS', 'Predictor', 'load_predictor', 'face_crops', 'media_files', 'score_file', 'predict_files',
+           'has_torchcam', 'frame_table', 'save_predictions', 'show', 'kdnb_predict']
 
 # %% ../nbs/04e_predict.ipynb #c6c4ace9
 class Predictor:
@@ -161,7 +161,7 @@ def predict_files(model, # kdnb checkpoint spec, SBI checkpoint, .pte, .onnx or 
     for o in (out, None if report is None else Path(report)/'report.html'):
         if o is not None: check_writable(o)   # before the scoring, not after
     pred = model if isinstance(model, Predictor) else load_predictor(model)
-    explain = explain or (report is not None and pred.net is not None and _has_torchcam())
+    explain = explain or (report is not None and pred.net is not None and has_torchcam())
     T, threshold, info = _setup(pred, temperature, threshold, how)
     if explain: cams = _cams(pred, cam_layer); info['explain'] = cams.what
     keep, det, rows = keep or explain or report is not None, load_detector(detector), []
@@ -185,7 +185,7 @@ def _setup(pred, temperature, threshold, how):
     return T, threshold, dict(name=Path(str(pred.fname)).name if pred.fname else '', arch=pred.arch, kind=pred.kind, sha256=pred.sha256,
                               calibration=cal, threshold=thr, aggregate=agg)
 
-def _has_torchcam():
+def has_torchcam():
     try: import torchcam; return True
     except ImportError: return False
 

@@ -10,7 +10,7 @@ from fastcore.meta import delegates
 from fastcore.script import Param
 from .cli import run_cli
 from .config import ConfigError, load_config
-from .models import create_model, _read
+from .models import create_model, read_checkpoint
 from .train import StagePlan, run_stage, train_dls
 
 # %% auto #0
@@ -20,7 +20,7 @@ __all__ = ['pretrain', 'kdnb_pretrain']
 def _run_model(cfg, arch, teacher, resume):
     "(arch, image_size, stage) of the model to train: from the resume file, `--teacher`, `--arch` or the config"
     if resume:
-        ck = _read(Path(resume)/'resume.pth')
+        ck = read_checkpoint(Path(resume)/'resume.pth')
         return ck['arch'], ck['image_size'], 'teacher' if teacher or ck.get('stage') == 'teacher' else 'pretrain'
     if arch is not None and not timm.is_model(arch): raise ConfigError(f"--arch {arch!r}: not a timm model (see timm.list_models())")
     return (arch or (cfg.teacher_arch if teacher else cfg.student_arch), cfg.image_size if teacher else cfg.student_image_size,

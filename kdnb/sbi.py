@@ -8,13 +8,13 @@ import time
 import numpy as np, cv2
 
 # %% auto #0
-__all__ = ['reorder_landmarks', 'flip_landmarks', 'hflip', 'loose_crop', 'face_box', 'final_crop', 'hull_mask', 'rgb_shift',
-           'hsv_shift', 'brightness_contrast', 'downscale', 'sharpen', 'colour_jitter', 'source_transform',
+__all__ = ['FH_ORDER', 'reorder_landmarks', 'flip_landmarks', 'hflip', 'loose_crop', 'face_box', 'final_crop', 'hull_mask',
+           'rgb_shift', 'hsv_shift', 'brightness_contrast', 'downscale', 'sharpen', 'colour_jitter', 'source_transform',
            'source_target', 'random_affine', 'elastic_field', 'elastic_mask', 'blend_mask', 'blend', 'post_augment',
            'check_int', 'check_face', 'self_blend']
 
 # %% ../nbs/00_sbi.ipynb #8218c81c
-_FH_ORDER = [77,75,76,68,69,70,71,80,72,73,79,74,78] # raw 81-point indices of the forehead, in contour order
+FH_ORDER = [77,75,76,68,69,70,71,80,72,73,79,74,78] # raw 81-point indices of the forehead, in contour order
 _FLIP68 = np.array(list(range(16,-1,-1)) + list(range(26,16,-1)) + [27,28,29,30] + [35,34,33,32,31] +
                    [45,44,43,42,47,46,39,38,37,36,41,40] + [54,53,52,51,50,49,48,59,58,57,56,55] +
                    [64,63,62,61,60,67,66,65])
@@ -22,7 +22,7 @@ _FLIP68 = np.array(list(range(16,-1,-1)) + list(range(26,16,-1)) + [27,28,29,30]
 def reorder_landmarks(lms):
     "Put the 13 forehead points of an 81-point set in contour order, as SBI does."
     lms = np.asarray(lms, np.float32).copy()
-    if len(lms) == 81: lms[68:] = lms[_FH_ORDER]
+    if len(lms) == 81: lms[68:] = lms[FH_ORDER]
     return lms
 
 def flip_landmarks(lms, width):

@@ -13,7 +13,7 @@ from fastcore.basics import AttrDict
 from fastcore.script import Param
 from .cli import run_cli, atomic_write, interrupt_hint
 from .models import create_model, default_size, load_checkpoint, model_info, resolve_checkpoint
-from .config import DEFAULTS, load_config, _check_name, _read_config
+from .config import DEFAULTS, load_config, check_run_name, read_config
 from .pretrain import pretrain
 from .distill import distill
 from .evaluate import evaluate, eval_items
@@ -68,7 +68,7 @@ def parse_students(specs, # comma-separated string or list of specs (see `parse_
 def sweep_config(config, # JSON config file
                 ) -> tuple:
     "`(cfg, students)`: the validated config and its `students` list (kept out of `cfg` unless `load_config` knows the key)"
-    p = Path(config); d = _read_config(p)   # as strict as every config file: a key given twice is refused, not the last one kept
+    p = Path(config); d = read_config(p)   # as strict as every config file: a key given twice is refused, not the last one kept
     if 'students' not in d or 'students' in DEFAULTS:
         cfg = load_config(p); return cfg, cfg.get('students')
     students = d.pop('students')
@@ -324,7 +324,7 @@ def sweep(config=None, # JSON config: data, epochs, schedule, seed and the teach
          ) -> Path:
     "Stage 1, Stage 2 and evaluation of every student, then interleaved latency against the teacher; returns the sweep folder"
     if resume and latency_only: raise ValueError('--latency-only trains nothing, so there is nothing to --resume')
-    if not resume: _check_name(name)   # the sweep folder stays directly inside `out`, as every run folder does
+    if not resume: check_run_name(name)   # the sweep folder stays directly inside `out`, as every run folder does
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
         raise ValueError(f"--budget {budget:g}: must be a finite number > 0 (the fraction of the teacher's latency a student may take)"
                          if isinstance(budget, (int, float)) else f"--budget {budget!r}: must be a finite number > 0")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, cv2
 from fastcore.script import Param
 from .cli import run_cli
-from .sbi import _FH_ORDER, check_int, check_face
+from .sbi import FH_ORDER, check_int, check_face
 
 # %% auto #0
 __all__ = ['synth_face', 'face_swap', 'make_synthetic_dataset', 'synth_summary', 'kdnb_synth']
@@ -131,7 +131,7 @@ def synth_face(seed:int, # identity
     rng = np.random.default_rng([seed, frame, 1])
     e = _expression(rng)
     img, p, _ = _draw(s, e, size, rng)
-    lms = p.copy(); lms[_FH_ORDER] = p[68:]
+    lms = p.copy(); lms[FH_ORDER] = p[68:]
     return _light(img, s, e, rng), lms.astype(np.float32)
 
 # %% ../nbs/00b_synthetic.ipynb #0d38b9dc

@@ -24,9 +24,9 @@ from fastai.torch_core import default_device, set_seed
 from fastai.callback.training import GradientAccumulation
 from .cli import interrupt_hint, write_text
 from .data import sbi_dls
-from .config import ConfigError, TRACKERS, load_config, new_session, run_lock, _check_name, _read_config, _parse_set
-from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, EMACallback, _append, _kept, _skipped
-from .models import save_checkpoint, clean_stale_tmp, _read
+from .config import ConfigError, TRACKERS, load_config, new_session, run_lock, check_run_name, read_config, parse_set
+from .callbacks import ValAUC, LossLogCallback, TopKCheckpointCallback, NaNGuardCallback, SAMCallback, EMACallback, append_text, kept_checkpoints, skipped_epoch
+from .models import save_checkpoint, clean_stale_tmp, read_checkpoint
 from .distributed import KdnbTrainer, from_main, is_main, rank, setup_distributed, unwrap, world
 
 # %% auto #0
@@ -98,7 +98,7 @@ class _ResumeCallback(Callback):
     "Write `resume.pth` (weights, optimizer state, stage, random states, NaN-guard state) at the end of every epoch"
     order = 80
     def after_epoch(self):
-        if _skipped(self) or not is_main(): return
+        if skipped_epoch(self) or not is_main(): return
         opt, guard = self.opt.state_dict(), getattr(self.learn, 'nan_guard', None)
         save_checkpoint(self.path/'resume.pth', unwrap(self.model), epoch=self.epoch+1, config=getattr(self.learn, 'cfg', None),
                         opt=dict(state=list(opt['state']), hypers=[dict(h) for h in opt['hypers']]), stage=_stage(self.learn),
@@ -139,7 +139,7 @@ def build_learner(cfg, # config from `load_config`
         if not is_main(): learn.remove_cb(ProgressCallback); learn.logger = noop
     log = Path(run_dir)/'logs'/'losses.logs'
     if getattr(dls, 'bad_files', None) and not log.exists():   # a new run says what the pre-flight check left out
-        _append(log, f'# skip_bad_frames: left out {len(dls.bad_files)} frame(s) with unreadable files, the first: {dls.bad_files[0][1]}\n')
+        append_text(log, f'# skip_bad_frames: left out {len(dls.bad_files)} frame(s) with unreadable files, the first: {dls.bad_files[0][1]}\n')
     if not ifnone(bars, sys.stdout.isatty() or in_notebook()):   # a log file gets one line per epoch, not bar redraws
         learn.remove_cb(ProgressCallback); learn.logger = _quiet; learn.loss_log.echo = True
     return learn
@@ -218,7 +218,7 @@ def fit(learn, # from `build_learner`
             learn.dls = train_dls(cfg, device=learn.dls.device)
             if not hasattr(learn, 'gradient_accumulation'): learn.add_cbs(accumulation_cbs(cfg.batch_size, micro))
             msg = f'CUDA out of memory: micro_batch_size halved to {micro}; restarting epoch {start+1}'
-            print(msg); _append(learn.path/'logs'/'losses.logs', f'# {msg}\n')
+            print(msg); append_text(learn.path/'logs'/'losses.logs', f'# {msg}\n')
 
 # %% ../nbs/01d_train.ipynb #5afd969e
 def _trim_logs(run, epoch):
@@ -230,7 +230,7 @@ def _trim_logs(run, epoch):
     if hist.exists() and hist.stat().st_size:
         rows = hist.read_text().splitlines(True)
         write_text(hist, ''.join(rows[:1] + [r for r in rows[1:] if int(r.split(',')[0]) <= epoch]))
-    for _, e, f in _kept(run/'weights'):
+    for _, e, f in kept_checkpoints(run/'weights'):
         if e > epoch: f.unlink(missing_ok=True)
 
 # %% ../nbs/01d_train.ipynb #7e79f198
@@ -240,7 +240,7 @@ def load_resume(learn, # a learner built like the interrupted one
     fname = Path(run_dir)/'resume.pth'
     if not fname.is_file(): raise FileNotFoundError(f'{fname}: no resume file (the run ended before its first epoch); start it again')
     dev = getattr(learn.dls, 'device', None) or default_device()
-    ck = _read(fname, dev)   # a file that is not a resume file, or holds code, is one line naming it
+    ck = read_checkpoint(fname, dev)   # a file that is not a resume file, or holds code, is one line naming it
     learn.model.to(dev).net.load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(dict(state=ck['opt']['state'], hypers=L(ck['opt']['hypers'])))
@@ -261,16 +261,16 @@ def _diff(a, b, pre=''):
     return [d for k in keys for d in (_diff(a[k], b[k], f'{pre}{k}.') if isinstance(a.get(k), dict) and isinstance(b.get(k), dict)
                                       else [f'{pre}{k}'] if a.get(k) != b.get(k) else [])]
 
-def _stage_of(run): return _read(Path(run)/'resume.pth').get('stage')
+def _stage_of(run): return read_checkpoint(Path(run)/'resume.pth').get('stage')
 
 RESUMABLE = ('epoch', 'num_workers')   # the keys a resume may change with --set: a longer run, other loader processes
 
 def _extend(run, own, sets):
     "`own` with `sets` applied (only `RESUMABLE` keys; `epoch` beyond the epochs done), written back to the run's config.json"
-    keys = [_parse_set(s)[0] for s in sets]
+    keys = [parse_set(s)[0] for s in sets]
     if bad := [k for k in keys if k not in RESUMABLE]:
         raise ConfigError(f"{run}: --set {', '.join(bad)}: a resumed run keeps its config; only {', '.join(RESUMABLE)} can change (start a new run instead)")
-    new, done = load_config(sets=sets, **own), _read(Path(run)/'resume.pth').get('epoch', 0)
+    new, done = load_config(sets=sets, **own), read_checkpoint(Path(run)/'resume.pth').get('epoch', 0)
     if 'epoch' in keys and new.epoch <= done: raise ConfigError(f"{run}: --set epoch={new.epoch}: the run has done {done} epochs already; give more to extend it")
     write_text(Path(run)/'config.json', json.dumps(new, indent=2))
     return new
@@ -285,7 +285,7 @@ def resume_run(run_dir, # the interrupted run's folder
     if not (run/'resume.pth').is_file(): raise FileNotFoundError(f'{run/"resume.pth"}: nothing to resume (no finished epoch); start the run again')
     stage = _stage_of(run)
     if stage is not None and stage not in L(stages): raise ValueError(f'{run}: a {stage} run; continue it with {_CMD[stage]} --resume {run}')
-    own = load_config(**_read_config(run/'config.json'))
+    own = load_config(**read_config(run/'config.json'))
     if cfg is not None and (d := [k for k in _diff(own, cfg) if k not in L(ignore)]):
         raise ConfigError(f"{run}: the config given differs from the run's own in {', '.join(d)}; resume without a config to continue it as it was")
     return _extend(run, own, sets) if sets else own
@@ -296,7 +296,7 @@ class EarlyStopCallback(Callback):
     order = TopKCheckpointCallback.order + 1   # after this epoch's checkpoint is ranked
     def __init__(self, patience:int): self.patience = patience
     def after_epoch(self):
-        if _skipped(self): return
+        if skipped_epoch(self): return
         kept = self.learn.top_k_checkpoint.kept   # (val, epoch, file), best first; rebuilt from weights/ on a resume
         best_val, best_epoch = (kept[0][0], kept[0][1]) if kept else (float('nan'), 0)
         if self.epoch + 1 - best_epoch < self.patience: return
@@ -349,7 +349,7 @@ def run_stage(cfg, # config (`AttrDict`, dict or JSON path); with `resume`, None
     device = setup_distributed()   # several processes under torchrun / accelerate launch: join them
     cfg = _config(cfg, sets, resume)
     if resume: cfg = resume_run(resume, stages, cfg, ignore=ignore, sets=sets)
-    else: _check_name(name)
+    else: check_run_name(name)
     if settle is not None: cfg = settle(cfg)
     set_seed(cfg.seed + rank())   # before the loaders: the same config gives the same run (each process its own stream)
     plan = prepare(cfg, device)
