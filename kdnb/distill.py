@@ -305,7 +305,7 @@ def distill_cbs(cfg, teacher, run_dir=None):
 # %% ../nbs/03_distill.ipynb #3c0ba385
 def _prepare(cfg, device, teacher_weights=None, cold_start=False, resume=None):
     "Stage 2's part of `run_stage`: the student, the frozen teacher (checked), the loaders and the KD callbacks"
-    if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], None; _finite_weights(student, Path(resume)/'resume.pth', 'resume')
+    if resume: student, s_file = load_checkpoint(Path(resume)/'resume.pth')[0], str(Path(resume)/'resume.pth'); _finite_weights(student, s_file, 'resume')
     else: student, s_file = _student(cfg, cold_start)
     teacher, t_file = _teacher(cfg, teacher_weights)
     t_sha = sha256(t_file)
