@@ -46,7 +46,8 @@ def pretrain(cfg, # config (`AttrDict` or JSON path); with `resume`, None or the
     def prepare(cfg, device):
         a, size, stage = _run_model(cfg, arch, teacher, resume)
         dls = train_dls(cfg, device=device)
-        model = _new_model(cfg, a, size, 'teacher_pretrained' if stage == 'teacher' else 'student_pretrained')   # before the run folder: offline weights leave no empty run
+        key = 'teacher_pretrained' if stage == 'teacher' else 'student_pretrained'   # a resume's weights come from its resume.pth: no ImageNet file or hub
+        model = create_model(a, image_size=size) if resume else _new_model(cfg, a, size, key)   # before the run folder: offline weights leave no empty run
         say = lambda learn, start, run: print(f'training {a} at {learn.model.image_size} px for epochs {start+1}-{cfg.epoch} on {dls.device}; run folder {run}')
         return StagePlan(cfg, dls, model, stage, announce=say)
     return run_stage(cfg, name, prepare, ('teacher',) if teacher else ('pretrain', 'teacher'), 'kdnb_pretrain', resume, **kwargs)
